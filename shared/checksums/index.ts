@@ -1,0 +1,102 @@
+// Streaming checksums for every algorithm S3 speaks. Each hasher is fed the bytes
+// once, on the way in (docs/ARCHITECTURE.md, "The quorum writer"). CRC32 uses Node's
+// zlib.crc32, CRC32C the SIMD @node-rs/crc32, CRC64NVME the AWS SDK's own
+// implementation, MD5 / SHA-1 / SHA-256 node:crypto.
+// Values are printed base64, big-endian, as in x-amz-checksum-* headers
+// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html).
+import { createHash } from 'node:crypto';
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import { crc32c } from '@node-rs/crc32';
+import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
+import type { ChecksumAlgorithm } from '../../metadata/types.ts';
+
+export type { ChecksumAlgorithm };
+export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
+
+export interface Hasher {
+  update(data: Uint8Array): void;
+  /** Raw digest bytes (big-endian for the CRCs). */
+  digest(): Promise<Buffer>;
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(n >>> 0);
+  return b;
+}
+
+class Crc32Hasher implements Hasher {
+  private state = 0;
+  private readonly fn: (d: Uint8Array, s: number) => number;
+  constructor(fn: (d: Uint8Array, s: number) => number) {
+    this.fn = fn;
+  }
+  update(data: Uint8Array): void {
+    this.state = this.fn(data, this.state);
+  }
+  async digest(): Promise<Buffer> {
+    return u32(this.state);
+  }
+}
+
+class NodeHashHasher implements Hasher {
+  private readonly h;
+  constructor(alg: 'md5' | 'sha1' | 'sha256') {
+    this.h = createHash(alg);
+  }
+  update(data: Uint8Array): void {
+    this.h.update(data);
+  }
+  async digest(): Promise<Buffer> {
+    return this.h.digest();
+  }
+}
+
+class Crc64Hasher implements Hasher {
+  private readonly c = new Crc64Nvme();
+  update(data: Uint8Array): void {
+    this.c.update(data);
+  }
+  async digest(): Promise<Buffer> {
+    return Buffer.from(await this.c.digest());
+  }
+}
+
+export function createHasher(alg: ChecksumAlgorithm | 'MD5'): Hasher {
+  switch (alg) {
+    case 'CRC32':
+      return new Crc32Hasher((d, s) => zlibCrc32(d, s));
+    case 'CRC32C':
+      return new Crc32Hasher((d, s) => crc32c(d, s));
+    case 'CRC64NVME':
+      return new Crc64Hasher();
+    case 'SHA1':
+      return new NodeHashHasher('sha1');
+    case 'SHA256':
+      return new NodeHashHasher('sha256');
+    case 'MD5':
+      return new NodeHashHasher('md5');
+  }
+}
+
+/** `x-amz-checksum-crc32` → 'CRC32' etc.; undefined for anything else. */
+export function algorithmFromHeader(name: string): ChecksumAlgorithm | undefined {
+  const m = /^x-amz-checksum-(crc32|crc32c|crc64nvme|sha1|sha256)$/i.exec(name);
+  return m ? (m[1].toUpperCase() as ChecksumAlgorithm) : undefined;
+}
+
+export function headerForAlgorithm(alg: ChecksumAlgorithm): string {
+  return `x-amz-checksum-${alg.toLowerCase()}`;
+}
+
+/** Byte length of a digest, for validating a client-supplied base64 value. */
+export function digestLength(alg: ChecksumAlgorithm): number {
+  return { CRC32: 4, CRC32C: 4, CRC64NVME: 8, SHA1: 20, SHA256: 32 }[alg];
+}
+
+/** One-shot digest, base64. */
+export async function checksumBase64(alg: ChecksumAlgorithm, data: Uint8Array): Promise<string> {
+  const h = createHasher(alg);
+  h.update(data);
+  return (await h.digest()).toString('base64');
+}

@@ -1,0 +1,63 @@
+// Configuration comes from the environment, MinIO-style, and is read once by a
+// composition root (never at import time). Every setting has an embedded default
+// so that `fedgate serve` runs with nothing configured.
+import path from 'node:path';
+
+export interface FedgateConfig {
+  dataDir: string;
+  s3Port: number;
+  adminPort: number;
+  aiPort: number;
+  host: string;
+  rootAccessKey?: string;
+  rootSecretKey?: string;
+  adminToken?: string;
+  masterKey?: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  /** 'local' (three local-disk backends on first start) or 'none'. */
+  defaultBackends: 'local' | 'none';
+  /** Base domain for virtual-hosted-style requests (`bucket.<domain>`). */
+  domain?: string;
+  region: string;
+  logLevel: string;
+  /** Per-backend operation timeout: a backend that does not answer in time is a failed target. */
+  backendTimeoutMs: number;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+function intEnv(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535 * 1000) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): FedgateConfig {
+  const defaultBackends = (env.FEDGATE_DEFAULT_BACKENDS ?? 'local').toLowerCase();
+  if (defaultBackends !== 'local' && defaultBackends !== 'none') {
+    throw new Error(`FEDGATE_DEFAULT_BACKENDS must be "local" or "none", got ${JSON.stringify(env.FEDGATE_DEFAULT_BACKENDS)}`);
+  }
+  return {
+    dataDir: path.resolve(env.FEDGATE_DATA_DIR || './data'),
+    s3Port: intEnv(env, 'FEDGATE_S3_PORT', 9000),
+    adminPort: intEnv(env, 'FEDGATE_ADMIN_PORT', 9001),
+    aiPort: intEnv(env, 'FEDGATE_AI_PORT', 8080),
+    host: env.FEDGATE_HOST || '127.0.0.1',
+    rootAccessKey: env.FEDGATE_ROOT_ACCESS_KEY || undefined,
+    rootSecretKey: env.FEDGATE_ROOT_SECRET_KEY || undefined,
+    adminToken: env.FEDGATE_ADMIN_TOKEN || undefined,
+    masterKey: env.FEDGATE_MASTER_KEY || undefined,
+    databaseUrl: env.DATABASE_URL || undefined,
+    redisUrl: env.REDIS_URL || undefined,
+    defaultBackends,
+    domain: env.FEDGATE_DOMAIN || undefined,
+    region: env.FEDGATE_REGION || 'us-east-1',
+    logLevel: env.FEDGATE_LOG_LEVEL || 'info',
+    backendTimeoutMs: intEnv(env, 'FEDGATE_BACKEND_TIMEOUT_MS', 10_000),
+    tlsCert: env.FEDGATE_TLS_CERT || undefined,
+    tlsKey: env.FEDGATE_TLS_KEY || undefined,
+  };
+}
