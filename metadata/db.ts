@@ -1,0 +1,108 @@
+// The PostgreSQL pool, transactions with retry, and the small query surface the
+// repositories are written against (a pool and a checked-out client both fit it).
+import pg from 'pg';
+
+export interface QueryResultLike<R> {
+  rows: R[];
+  rowCount: number | null;
+}
+
+export interface Queryable {
+  query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<QueryResultLike<R>>;
+}
+
+export interface PoolOptions {
+  connectionString: string;
+  /** Connections in the pool (pg default 10). */
+  max?: number;
+  applicationName?: string;
+  /** Server-side statement timeout in ms; none by default. */
+  statementTimeoutMs?: number;
+}
+
+const INT8_OID = 20;
+
+/**
+ * int8 (bigint, count(*), bigserial) arrives as a JS number: sizes and offsets stay far
+ * below 2^53. Set per pool through `types` so the pg module's global parsers (shared with
+ * pg-boss and anyone else in the process) are left alone.
+ */
+const poolTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID && format !== 'binary') return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format as any);
+  },
+};
+
+export function createPool(options: string | PoolOptions): pg.Pool {
+  const o: PoolOptions = typeof options === 'string' ? { connectionString: options } : options;
+  const pool = new pg.Pool({
+    connectionString: o.connectionString,
+    max: o.max,
+    application_name: o.applicationName ?? 'fedgate',
+    statement_timeout: o.statementTimeoutMs,
+    types: poolTypes as any,
+  });
+  // An idle client losing its connection (server restart) must not crash the process;
+  // the next query on the pool opens a fresh connection.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** SQLSTATEs worth a retry: the transaction lost a race, not a rule (PostgreSQL Appendix A). */
+const RETRYABLE = new Set(['40001', '40P01']);
+
+export function pgErrorCode(err: unknown): string | undefined {
+  const code = err && typeof err === 'object' && 'code' in err ? (err as { code: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function isRetryable(err: unknown): boolean {
+  const code = pgErrorCode(err);
+  return code !== undefined && RETRYABLE.has(code);
+}
+
+export interface TransactionOptions {
+  /** Attempts in total, including the first (default 5). */
+  attempts?: number;
+  isolation?: 'read committed' | 'repeatable read' | 'serializable';
+  readOnly?: boolean;
+}
+
+/**
+ * Run `fn` in one transaction; commit if it resolves, roll back if it throws.
+ * Serialization failures and deadlocks (40001 / 40P01) are retried with a short,
+ * jittered back-off: under SERIALIZABLE (and on CockroachDB, where that is the
+ * default) the server asks the client to retry rather than blocking.
+ * `fn` may run more than once, so it must not have side effects outside the database.
+ */
+export async function withTransaction<T>(pool: pg.Pool, fn: (tx: Queryable) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
+  const attempts = opts.attempts ?? 5;
+  let begin = 'BEGIN';
+  if (opts.isolation) begin += ` ISOLATION LEVEL ${opts.isolation.toUpperCase()}`;
+  if (opts.readOnly) begin += ' READ ONLY';
+  for (let attempt = 1; ; attempt++) {
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      await client.query(begin);
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        // The connection itself failed: don't hand it back to the pool.
+        broken = true;
+      }
+      if (attempt < attempts && isRetryable(err)) {
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** attempt));
+        continue;
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+}
