@@ -1,0 +1,78 @@
+// Driver construction from a backend's registry row, and the pool of live drivers
+// keyed by backend id. Credentials arrive already unsealed (shared/vault) and are
+// handed straight to the driver; nothing here logs or keeps them.
+import type { StorageBackend } from './types.ts';
+import { createLocalDiskBackend } from './drivers/local-disk.ts';
+import { createS3Backend } from './drivers/s3.ts';
+
+export interface DriverSpec {
+  name: string;
+  type: 's3' | 'local-disk';
+  endpoint?: string | null;
+  path?: string | null;
+  region: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string } | null;
+  forcePathStyle?: boolean;
+}
+
+export interface DriverOptions {
+  /** Silence after which a backend operation fails (see drivers/s3.ts). */
+  timeoutMs: number;
+}
+
+export function createDriver(spec: DriverSpec, opts: DriverOptions): StorageBackend {
+  switch (spec.type) {
+    case 'local-disk':
+      if (!spec.path) throw new Error(`local-disk backend ${spec.name} needs a path`);
+      return createLocalDiskBackend({ name: spec.name, root: spec.path });
+    case 's3':
+      if (!spec.endpoint) throw new Error(`s3 backend ${spec.name} needs an endpoint`);
+      if (!spec.credentials) throw new Error(`s3 backend ${spec.name} needs credentials`);
+      return createS3Backend({
+        name: spec.name,
+        endpoint: spec.endpoint,
+        region: spec.region,
+        accessKeyId: spec.credentials.accessKeyId,
+        secretAccessKey: spec.credentials.secretAccessKey,
+        timeoutMs: opts.timeoutMs,
+        forcePathStyle: spec.forcePathStyle,
+      });
+    default:
+      throw new Error(`unknown backend type ${JSON.stringify((spec as { type: unknown }).type)}`);
+  }
+}
+
+/** Live drivers by backend id. Replacing or removing a driver closes the old one. */
+export class BackendPool {
+  private readonly drivers = new Map<string, StorageBackend>();
+
+  set(id: string, driver: StorageBackend): void {
+    const old = this.drivers.get(id);
+    this.drivers.set(id, driver);
+    if (old && old !== driver) void old.close?.().catch(() => {});
+  }
+
+  get(id: string): StorageBackend | undefined {
+    return this.drivers.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.drivers.has(id);
+  }
+
+  ids(): string[] {
+    return [...this.drivers.keys()];
+  }
+
+  async delete(id: string): Promise<void> {
+    const d = this.drivers.get(id);
+    this.drivers.delete(id);
+    await d?.close?.().catch(() => {});
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.drivers.values()];
+    this.drivers.clear();
+    await Promise.all(all.map((d) => d.close?.().catch(() => {})));
+  }
+}

@@ -1,0 +1,172 @@
+// What the s3 driver puts on the wire, and how it behaves when a backend goes silent.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { BackendTimeoutError, createS3Backend, type StorageBackend } from '../../shared/storage/index.ts';
+import { motoUnavailable, startMoto, startS3rver, type S3ServerHandle } from '../helpers/s3-servers.ts';
+
+function chunked(data: Buffer, chunk = 64 * 1024): Readable {
+  return Readable.from(
+    (function* () {
+      for (let i = 0; i < data.length; i += chunk) yield data.subarray(i, i + chunk);
+    })(),
+  );
+}
+
+function driverFor(srv: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string }, timeoutMs: number): StorageBackend {
+  return createS3Backend({ name: 'wire', endpoint: srv.endpoint, region: srv.region, accessKeyId: srv.accessKeyId, secretAccessKey: srv.secretAccessKey, timeoutMs });
+}
+
+describe('s3 driver PUT wire format', () => {
+  test('a stream body goes out as a plain length-known payload: Content-Length, UNSIGNED-PAYLOAD, no aws-chunked, no Expect', async () => {
+    const seen: { headers: http.IncomingHttpHeaders; body: Buffer }[] = [];
+    const srv = http.createServer(async (req, res) => {
+      const body = await buffer(req);
+      seen.push({ headers: req.headers, body });
+      res.writeHead(200, { ETag: '"0"' });
+      res.end();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as AddressInfo).port;
+    const b = driverFor({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }, 5000);
+    try {
+      const data = randomBytes(3 * 1024 * 1024);
+      await b.put({ bucket: 's3gw-wire', key: 'k' }, chunked(data), data.length);
+      assert.equal(seen.length, 1);
+      const { headers, body } = seen[0];
+      assert.equal(headers['content-length'], String(data.length));
+      assert.equal(headers['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
+      assert.equal(headers['content-encoding'], undefined);
+      assert.equal(headers['x-amz-decoded-content-length'], undefined);
+      assert.equal(headers['x-amz-trailer'], undefined);
+      assert.equal(headers['expect'], undefined);
+      assert.equal(headers['transfer-encoding'], undefined);
+      assert.ok(body.equals(data), 'the server received different bytes');
+    } finally {
+      await b.close?.();
+      srv.close();
+    }
+  });
+
+  test('s3rver stores exactly the bytes sent (no aws-chunked framing inside the object)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fedgate-s3rver-wire-'));
+    const srv = await startS3rver({ dir });
+    const b = driverFor(srv, 5000);
+    try {
+      await b.ensureBucket('s3gw-wire');
+      const data = randomBytes(1024 * 1024 + 17);
+      await b.put({ bucket: 's3gw-wire', key: 'blob' }, chunked(data), data.length);
+      // s3rver's filesystem store keeps the object body in `<bucket>/<key>._S3rver_object`.
+      const onDisk = await readFile(path.join(dir, 's3gw-wire', 'blob._S3rver_object'));
+      assert.equal(onDisk.length, data.length);
+      assert.ok(onDisk.equals(data));
+    } finally {
+      await b.close?.();
+      await srv.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+const TIMEOUT = 1000;
+const MARGIN = 1500;
+
+async function elapsed(p: Promise<unknown>): Promise<{ ms: number; err: unknown }> {
+  const t0 = performance.now();
+  try {
+    await p;
+    return { ms: performance.now() - t0, err: null };
+  } catch (err) {
+    return { ms: performance.now() - t0, err };
+  }
+}
+
+function pausedSuite(kind: string, start: () => Promise<S3ServerHandle>, skip: string | false) {
+  describe(`s3 driver against a paused (SIGSTOP) ${kind}`, { skip }, () => {
+    let srv: S3ServerHandle;
+    let b: StorageBackend;
+    const bucket = 's3gw-paused';
+    const loc = { bucket, key: 'present' };
+    const data = randomBytes(8 * 1024 * 1024);
+    before(async () => {
+      srv = await start();
+      b = driverFor(srv, TIMEOUT);
+      await b.ensureBucket(bucket);
+      await b.put(loc, chunked(data), data.length);
+    });
+    after(async () => {
+      srv?.resume();
+      await b?.close?.();
+      await srv?.stop();
+    });
+
+    for (const [op, run, bound] of [
+      ['head', () => b.head(loc), TIMEOUT],
+      ['get', () => b.get(loc), TIMEOUT],
+      ['delete', () => b.delete({ bucket, key: 'absent' }), TIMEOUT],
+      ['list', async () => { for await (const _ of b.list(bucket)) void _; }, TIMEOUT],
+      ['ensureBucket', () => b.ensureBucket(bucket), TIMEOUT],
+      // The watchdog fires after TIMEOUT of silence, then the cleanup DELETE gets its own TIMEOUT.
+      ['put', () => b.put({ bucket, key: 'during-pause' }, chunked(randomBytes(256 * 1024)), 256 * 1024), 2 * TIMEOUT],
+    ] as const) {
+      test(`${op} rejects with BackendTimeoutError within its bound instead of hanging`, async () => {
+        srv.pause();
+        try {
+          const { ms, err } = await elapsed(run());
+          assert.ok(err instanceof BackendTimeoutError, `expected BackendTimeoutError, got ${String(err)}`);
+          assert.ok(ms >= TIMEOUT * 0.9 && ms < bound + MARGIN, `took ${ms.toFixed(0)} ms`);
+        } finally {
+          srv.resume();
+        }
+      });
+    }
+
+    test('health reports not ok within the timeout instead of hanging', async () => {
+      srv.pause();
+      try {
+        const t0 = performance.now();
+        const h = await b.health();
+        assert.equal(h.ok, false);
+        assert.match(h.error ?? '', /no progress/);
+        assert.ok(performance.now() - t0 < TIMEOUT + MARGIN);
+      } finally {
+        srv.resume();
+      }
+    });
+
+    test('a GET body that stops mid-stream errors within the timeout', async () => {
+      const body = await b.get(loc);
+      const it = body[Symbol.asyncIterator]();
+      await it.next();
+      srv.pause();
+      try {
+        const t0 = performance.now();
+        await assert.rejects(
+          (async () => {
+            for (;;) if ((await it.next()).done) break;
+          })(),
+        );
+        assert.ok(performance.now() - t0 < TIMEOUT + MARGIN);
+      } finally {
+        srv.resume();
+      }
+    });
+
+    test('the backend answers again once resumed', async () => {
+      assert.deepEqual(await b.head(loc), { size: data.length });
+      const got = await buffer(await b.get(loc, { start: 0, end: 0 }));
+      assert.ok(got.equals(data.subarray(0, 1)));
+    });
+  });
+}
+
+pausedSuite('s3rver', () => startS3rver(), false);
+pausedSuite('moto', () => startMoto(), motoUnavailable() ?? false);
