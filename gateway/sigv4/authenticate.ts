@@ -7,10 +7,11 @@ import { canonicalRequest, stringToSign } from './canonical.ts';
 import type { DistinctHeaders } from './canonical.ts';
 import {
   anonymousDenied, credentialDateMalformed, credentialDateMismatch, headersNotSigned, invalidAccessKeyId,
-  mechanismNotSupported, missingContentSha256, missingDate, multipleAuthMechanisms, queryDateMalformed, requestExpired,
+  missingContentSha256, missingDate, multipleAuthMechanisms, queryDateMalformed, requestExpired,
   requestNotYetValid, requestTimeTooSkewed, signatureDoesNotMatch, wrongRegion, wrongService, wrongTerminal,
 } from './errors.ts';
 import { isPresigned, isSigV2Presigned, parseAuthorizationHeader, parsePresignedQuery } from './parse-auth.ts';
+import { parseSigV2Presigned, sigV2StringToSign, verifySigV2Presigned } from './sigv2-presigned.ts';
 import type { ParsedAuth } from './parse-auth.ts';
 import { UNSIGNED_PAYLOAD, decodedContentLength, parsePayloadMode } from './payload-mode.ts';
 import type { PayloadMode } from './payload-mode.ts';
@@ -80,7 +81,8 @@ export async function authenticate(req: SigV4Request, lookup: SecretLookup, opts
   const presigned = isPresigned(params);
   if (authorization !== undefined && presigned) throw multipleAuthMechanisms();
   if (authorization === undefined && !presigned) {
-    throw isSigV2Presigned(params) ? mechanismNotSupported() : anonymousDenied();
+    if (isSigV2Presigned(params)) return authenticateSigV2Presigned(req, params, lookup, now);
+    throw anonymousDenied();
   }
   const parsed = authorization !== undefined ? parseAuthorizationHeader(authorization) : parsePresignedQuery(params);
   checkScope(parsed, opts.region);
@@ -130,6 +132,28 @@ export async function authenticate(req: SigV4Request, lookup: SecretLookup, opts
     signedHeaders: parsed.signedHeaders,
   };
   const signing: SigningContext = { key, seedSignature: expected, scope, amzDate };
+  return Object.defineProperty(result, 'signing', { value: Object.freeze(signing), enumerable: false }) as AuthResult;
+}
+
+/**
+ * aws cli v1 presigns with SigV2 by default; such a URL carries an unsigned payload. The
+ * canonical resource is the path as received (path-style addressing).
+ */
+async function authenticateSigV2Presigned(req: SigV4Request, params: QueryParam[], lookup: SecretLookup, now: Date): Promise<AuthResult> {
+  const p = parseSigV2Presigned(params);
+  const secret = await lookup(p.accessKeyId);
+  if (secret === null) throw invalidAccessKeyId(p.accessKeyId);
+  verifySigV2Presigned(p, sigV2StringToSign(req.method, req.rawPath, params, req.headers, p.expires), secret, now);
+  const payload: PayloadMode = { kind: 'unsigned' };
+  const result: Omit<AuthResult, 'signing'> = {
+    accessKeyId: p.accessKeyId,
+    payload,
+    presigned: true,
+    region: '',
+    decodedContentLength: decodedContentLength(payload, req.headers),
+    signedHeaders: [],
+  };
+  const signing: SigningContext = { key: Buffer.alloc(0), seedSignature: '', scope: '', amzDate: '' };
   return Object.defineProperty(result, 'signing', { value: Object.freeze(signing), enumerable: false }) as AuthResult;
 }
 

@@ -1,0 +1,16 @@
+# Fedgate gateway image. TypeScript runs directly on Node 24 (type stripping): no build step.
+FROM node:24-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY bin ./bin
+COPY gateway ./gateway
+COPY metadata ./metadata
+COPY migrations ./migrations
+COPY shared ./shared
+COPY workers ./workers
+ENV FEDGATE_HOST=0.0.0.0 FEDGATE_DATA_DIR=/data
+VOLUME ["/data"]
+EXPOSE 9000 9001
+USER node
+CMD ["node", "bin/fedgate.ts", "serve"]

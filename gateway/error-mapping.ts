@@ -1,0 +1,22 @@
+// Errors from below the gateway (SigV4 verifier, data plane, metadata authority)
+// become catalogued S3 errors; anything unknown is an InternalError whose detail
+// goes to the log only (house rule 2).
+import { S3Error, S3_ERRORS } from './s3-errors.ts';
+
+const METADATA_TO_S3: Record<string, string> = {
+  NotFound: 'NoSuchKey',
+  BackendHoldsSoleCopies: 'InvalidRequest',
+};
+
+export function toS3Error(err: unknown): S3Error {
+  if (err instanceof S3Error) return err;
+  const code = err && typeof err === 'object' && 'code' in err ? (err as { code: unknown }).code : undefined;
+  if (typeof code === 'string') {
+    const mapped = METADATA_TO_S3[code] ?? code;
+    if (mapped in S3_ERRORS) {
+      const msg = (err as Error).message;
+      return new S3Error(mapped, msg && msg !== code ? msg : undefined);
+    }
+  }
+  return new S3Error('InternalError');
+}

@@ -1,0 +1,250 @@
+// Multipart upload. Each part is its own immutable chunk; Complete is a metadata
+// commit that references them in order (no data is moved), with S3's ETag
+// `md5(md5(part1)…md5(partN))-N` and composite checksums.
+// https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html
+import { createHash, randomBytes } from 'node:crypto';
+import type { Handler, S3Request } from '../http-types.ts';
+import type { ChecksumAlgorithm, ChecksumType } from '../../metadata/types.ts';
+import { createHasher, headerForAlgorithm } from '../../shared/checksums/index.ts';
+import * as xml from '../s3-xml/index.ts';
+import { S3Error } from '../s3-errors.ts';
+import { validateObjectKey } from '../router/index.ts';
+import { requireBucket } from './bucket-lookup.ts';
+import { header, metaFromHeaders, quoteEtag, unquoteEtag, parseRange } from './object-headers.ts';
+import { receiveBody, MAX_OBJECT_PART_SIZE } from './write-body.ts';
+import { writeCondition } from './put-object.ts';
+import { loadCopySource } from './copy-object.ts';
+
+/** Every part but the last must be at least 5 MiB. */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+const MAX_COMPLETE_BODY = 4 * 1024 * 1024;
+
+function partNumber(req: S3Request): number {
+  const raw = req.query.get('partNumber') ?? '';
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > 10000) {
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: raw });
+  }
+  return n;
+}
+
+async function requireUpload(ctx: Parameters<Handler>[0], req: S3Request) {
+  const bucket = await requireBucket(ctx, req);
+  const uploadId = req.query.get('uploadId') ?? '';
+  const upload = await ctx.store.getUpload(bucket.id, uploadId);
+  if (!upload || ('key' in req.op && upload.key !== req.op.key)) {
+    throw new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { UploadId: uploadId });
+  }
+  return { bucket, upload };
+}
+
+export const createMultipartUpload: Handler = async (ctx, req) => {
+  if (req.op.kind !== 'CreateMultipartUpload') throw new Error('unreachable');
+  validateObjectKey(req.op.key);
+  const bucket = await requireBucket(ctx, req);
+  const meta = metaFromHeaders(req.headers);
+  const algRaw = header(req.headers, 'x-amz-checksum-algorithm');
+  const alg = algRaw ? (algRaw.toUpperCase() as ChecksumAlgorithm) : null;
+  if (alg && !['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'].includes(alg)) {
+    throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]');
+  }
+  const typeRaw = header(req.headers, 'x-amz-checksum-type')?.toUpperCase() as ChecksumType | undefined;
+  if (typeRaw !== undefined && typeRaw !== 'COMPOSITE' && typeRaw !== 'FULL_OBJECT') throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
+  // CRC64NVME multipart checksums are full-object only; the others default to composite.
+  const type: ChecksumType | null = alg ? (typeRaw ?? (alg === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE')) : null;
+  if (type === 'FULL_OBJECT') {
+    throw new S3Error('NotImplemented', 'Full-object checksums for multipart uploads are not implemented yet; use x-amz-checksum-type: COMPOSITE');
+  }
+  const uploadId = randomBytes(24).toString('base64url');
+  await ctx.store.createUpload({ ...meta, checksum: null, uploadId, bucketId: bucket.id, key: req.op.key, checksumAlgorithm: alg, checksumType: type });
+  const headers: Record<string, string> = { 'content-type': 'application/xml' };
+  if (alg && type) {
+    headers['x-amz-checksum-algorithm'] = alg;
+    headers['x-amz-checksum-type'] = type;
+  }
+  return { status: 200, headers, body: xml.encodeInitiateMultipartUpload({ bucket: bucket.name, key: req.op.key, uploadId }) };
+};
+
+export const uploadPart: Handler = async (ctx, req) => {
+  const n = partNumber(req);
+  const { bucket, upload } = await requireUpload(ctx, req);
+  const body = await receiveBody(ctx, req, bucket, MAX_OBJECT_PART_SIZE);
+  if (upload.checksumAlgorithm && body.checksum.algorithm && body.checksum.algorithm !== upload.checksumAlgorithm) {
+    body.chunk.settle(false);
+    throw new S3Error('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${upload.checksumAlgorithm.toLowerCase()}, actual checksum Type: ${body.checksum.algorithm.toLowerCase()}`);
+  }
+  if (upload.checksumAlgorithm && !body.checksum.algorithm) {
+    // The upload promised a checksum per part; compute it is what S3 cannot do for us here, so require it.
+    body.chunk.settle(false);
+    throw new S3Error('InvalidRequest', `The upload was created using a ${upload.checksumAlgorithm.toLowerCase()} checksum. The part upload request must include a checksum of the same type.`);
+  }
+  let committed = false;
+  try {
+    await ctx.store.putUploadPart(bucket.id, upload.uploadId, n, body.chunk.sealed, body.chunk.md5, body.checksums);
+    committed = true;
+  } finally {
+    body.chunk.settle(committed);
+  }
+  const headers: Record<string, string> = { etag: quoteEtag(body.chunk.md5) };
+  if (body.checksum.algorithm && body.checksumValue) headers[headerForAlgorithm(body.checksum.algorithm)] = body.checksumValue;
+  return { status: 200, headers, bytes: body.size };
+};
+
+export const uploadPartCopy: Handler = async (ctx, req) => {
+  const n = partNumber(req);
+  const { bucket, upload } = await requireUpload(ctx, req);
+  const src = await loadCopySource(ctx, req);
+  const rangeHeader = header(req.headers, 'x-amz-copy-source-range');
+  let range = rangeHeader === undefined ? null : parseRange(rangeHeader, src.size);
+  if (rangeHeader !== undefined && (range === null || !/^bytes=\d+-\d+$/.test(rangeHeader) || Number(rangeHeader.split('-')[1]) >= src.size)) {
+    throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: rangeHeader });
+  }
+  if (range === null && src.size > 0) range = { start: 0, end: src.size - 1 };
+  const size = range ? range.end - range.start + 1 : 0;
+  if (size > MAX_OBJECT_PART_SIZE) throw new S3Error('InvalidRequest', 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120');
+  const source = await ctx.data.openObject(src.parts, range ?? undefined);
+  const algorithms = upload.checksumAlgorithm ? [upload.checksumAlgorithm] : [];
+  const chunk = await ctx.data.writeChunk({ tenantId: req.tenantId, bucket, source, size, checksums: algorithms });
+  let committed = false;
+  let part;
+  try {
+    part = await ctx.store.putUploadPart(bucket.id, upload.uploadId, n, chunk.sealed, chunk.md5, chunk.checksums);
+    committed = true;
+  } finally {
+    chunk.settle(committed);
+  }
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/xml' },
+    body: xml.encodeCopyPartResult({ etag: quoteEtag(chunk.md5), lastModified: part.lastModified, checksums: chunk.checksums }),
+  };
+};
+
+export const completeMultipartUpload: Handler = async (ctx, req) => {
+  if (req.op.kind !== 'CompleteMultipartUpload') throw new Error('unreachable');
+  const { bucket, upload } = await requireUpload(ctx, req);
+  const doc = xml.decodeCompleteMultipartUpload(await req.bodyBuffer(MAX_COMPLETE_BODY));
+  if (doc.parts.length === 0) throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
+  for (let i = 1; i < doc.parts.length; i++) {
+    if (doc.parts[i].partNumber <= doc.parts[i - 1].partNumber) {
+      throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order. The parts list must be specified in order by part number.');
+    }
+  }
+  const stored = new Map((await ctx.store.getUploadParts(bucket.id, upload.uploadId)).map((p) => [p.partNumber, p]));
+  const chosen = doc.parts.map((p, i) => {
+    const s = stored.get(p.partNumber);
+    if (!s || s.etag !== unquoteEtag(p.etag)) {
+      throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.', { UploadId: upload.uploadId, PartNumber: String(p.partNumber), ETag: p.etag });
+    }
+    if (i < doc.parts.length - 1 && s.size < MIN_PART_SIZE) {
+      throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', { ProposedSize: String(s.size), MinSizeAllowed: String(MIN_PART_SIZE), PartNumber: String(p.partNumber), ETag: quoteEtag(s.etag) });
+    }
+    if (upload.checksumAlgorithm) {
+      const claimed = p.checksums?.[upload.checksumAlgorithm];
+      if (claimed !== undefined && claimed !== s.checksums[upload.checksumAlgorithm]) {
+        throw new S3Error('InvalidPart', `The ${upload.checksumAlgorithm.toLowerCase()} checksum of part ${p.partNumber} does not match the uploaded part.`);
+      }
+    }
+    return s;
+  });
+  const md5s = createHash('md5');
+  for (const s of chosen) md5s.update(Buffer.from(s.etag, 'hex'));
+  const etag = `${md5s.digest('hex')}-${chosen.length}`;
+  let checksum: { algorithm: ChecksumAlgorithm; value: string; type: ChecksumType } | null = null;
+  if (upload.checksumAlgorithm && upload.checksumType === 'COMPOSITE') {
+    // Composite checksum: the checksum of the concatenated binary part checksums, then "-N".
+    const h = createHasher(upload.checksumAlgorithm);
+    for (const s of chosen) h.update(Buffer.from(s.checksums[upload.checksumAlgorithm] ?? '', 'base64'));
+    checksum = { algorithm: upload.checksumAlgorithm, value: `${(await h.digest()).toString('base64')}-${chosen.length}`, type: 'COMPOSITE' };
+  }
+  const size = chosen.reduce((n, s) => n + s.size, 0);
+  const version = await ctx.store.completeUpload({
+    bucketId: bucket.id,
+    uploadId: upload.uploadId,
+    parts: chosen.map((s) => ({ partNumber: s.partNumber, etag: s.etag })),
+    etag,
+    size,
+    checksum,
+    condition: writeCondition(req.headers),
+  });
+  const headers: Record<string, string> = { 'content-type': 'application/xml' };
+  if (version.versionId !== 'null') headers['x-amz-version-id'] = version.versionId;
+  return {
+    status: 200,
+    headers,
+    body: xml.encodeCompleteMultipartUpload({
+      location: `/${bucket.name}/${encodeURIComponent(upload.key).replace(/%2F/g, '/')}`,
+      bucket: bucket.name,
+      key: upload.key,
+      etag: quoteEtag(etag),
+      checksums: checksum ? { [checksum.algorithm]: checksum.value } : undefined,
+      checksumType: checksum?.type,
+    }),
+  };
+};
+
+export const abortMultipartUpload: Handler = async (ctx, req) => {
+  const { bucket, upload } = await requireUpload(ctx, req);
+  await ctx.store.abortUpload(bucket.id, upload.uploadId);
+  return { status: 204 };
+};
+
+export const listParts: Handler = async (ctx, req) => {
+  const { bucket, upload } = await requireUpload(ctx, req);
+  const markerRaw = req.query.get('part-number-marker') ?? '0';
+  const maxRaw = req.query.get('max-parts') ?? '1000';
+  if (!/^\d+$/.test(markerRaw)) throw new S3Error('InvalidArgument', 'Provided part-number-marker not an integer or within integer range', { ArgumentName: 'part-number-marker', ArgumentValue: markerRaw });
+  if (!/^\d+$/.test(maxRaw)) throw new S3Error('InvalidArgument', 'Provided max-parts not an integer or within integer range', { ArgumentName: 'max-parts', ArgumentValue: maxRaw });
+  const maxParts = Math.min(Number(maxRaw), 1000);
+  const r = await ctx.store.listUploadParts(bucket.id, upload.uploadId, { partNumberMarker: Number(markerRaw), maxParts });
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/xml' },
+    body: xml.encodeListParts({
+      bucket: bucket.name,
+      key: upload.key,
+      uploadId: upload.uploadId,
+      owner: { id: req.tenantId, displayName: req.tenantName },
+      storageClass: upload.storageClass,
+      partNumberMarker: Number(markerRaw),
+      nextPartNumberMarker: r.nextPartNumberMarker ?? undefined,
+      maxParts,
+      isTruncated: r.isTruncated,
+      checksumAlgorithm: upload.checksumAlgorithm ?? undefined,
+      checksumType: upload.checksumType ?? undefined,
+      parts: r.parts.map((p) => ({ partNumber: p.partNumber, lastModified: p.lastModified, etag: quoteEtag(p.etag), size: p.size, checksums: p.checksums })),
+    }),
+  };
+};
+
+export const listMultipartUploads: Handler = async (ctx, req) => {
+  const bucket = await requireBucket(ctx, req);
+  const maxRaw = req.query.get('max-uploads') ?? '1000';
+  if (!/^\d+$/.test(maxRaw)) throw new S3Error('InvalidArgument', 'Provided max-uploads not an integer or within integer range', { ArgumentName: 'max-uploads', ArgumentValue: maxRaw });
+  const maxUploads = Math.min(Number(maxRaw), 1000);
+  const enc = req.query.get('encoding-type');
+  if (enc !== null && enc.toLowerCase() !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: enc });
+  const input = {
+    prefix: req.query.get('prefix') ?? undefined,
+    delimiter: req.query.get('delimiter') || undefined,
+    keyMarker: req.query.get('key-marker') || undefined,
+    uploadIdMarker: req.query.get('upload-id-marker') || undefined,
+    maxUploads,
+  };
+  const r = await ctx.store.listUploads(bucket.id, input);
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/xml' },
+    body: xml.encodeListMultipartUploads({
+      bucket: bucket.name,
+      ...input,
+      encodingType: enc ? 'url' : undefined,
+      nextKeyMarker: r.nextKeyMarker ?? undefined,
+      nextUploadIdMarker: r.nextUploadIdMarker ?? undefined,
+      isTruncated: r.isTruncated,
+      owner: { id: req.tenantId, displayName: req.tenantName },
+      uploads: r.uploads.map((u) => ({ key: u.key, uploadId: u.uploadId, initiated: u.initiated, storageClass: u.storageClass, checksumAlgorithm: u.checksumAlgorithm, checksumType: u.checksumType })),
+      commonPrefixes: r.commonPrefixes,
+    }),
+  };
+};

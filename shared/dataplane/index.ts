@@ -1,0 +1,217 @@
+// The data plane: where chunks go (placement), how they get there (the quorum
+// writer), how they come back (failover reads) and how they leave (removal).
+// Used by the gateway's handlers and by the workers alike.
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { BlobState, BucketRow, ChecksumAlgorithm, ChecksumSet, ChunkRow, MetadataStore, SealedChunk, VersionPart } from '../../metadata/types.ts';
+import type { BlobLocator, ByteRange } from '../storage/types.ts';
+import type { Logger } from '../observability/logger.ts';
+import { physicalBucketName, physicalKey, placeForRead, placeStandard } from '../placement/index.ts';
+import { quorumWrite, QuorumError } from '../quorum/index.ts';
+import { CodedError } from '../errors/index.ts';
+import { BackendSet, type LiveBackend } from './backends.ts';
+
+export { BackendSet, type LiveBackend, type DriverFactory } from './backends.ts';
+
+export interface DataPlaneDeps {
+  store: MetadataStore;
+  backends: BackendSet;
+  /** Deployment secret for namespace hashing (never the vault master key itself). */
+  namingSecret: Buffer;
+  timeoutMs: number;
+  log: Logger;
+  /** Hand a chunk to the replication queue (a failed or straggling target). */
+  enqueueRepair(chunkId: string): Promise<void>;
+}
+
+export interface WrittenChunk {
+  sealed: SealedChunk;
+  md5: string;
+  checksums: ChecksumSet;
+  /** Call once the metadata commit succeeded (true) or failed (false). */
+  settle(committed: boolean): void;
+}
+
+export class DataPlane {
+  private readonly d: DataPlaneDeps;
+  /** (bucket id, backend id) pairs whose physical bucket is known to exist. */
+  private readonly ensured = new Set<string>();
+
+  constructor(deps: DataPlaneDeps) {
+    this.d = deps;
+  }
+
+  get backends(): BackendSet {
+    return this.d.backends;
+  }
+
+  physicalBucket(tenantId: string, bucketName: string, backend: LiveBackend): string {
+    return physicalBucketName(this.d.namingSecret, tenantId, bucketName, backend.row.provider);
+  }
+
+  /** Make sure the bucket's physical bucket exists on `backend` and is recorded. */
+  async ensurePhysicalBucket(bucket: BucketRow, tenantId: string, backend: LiveBackend): Promise<string> {
+    const name = this.physicalBucket(tenantId, bucket.name, backend);
+    const key = `${bucket.id}:${backend.row.id}`;
+    if (!this.ensured.has(key)) {
+      await backend.driver.ensureBucket(name, AbortSignal.timeout(this.d.timeoutMs));
+      await this.d.store.addBucketBackend(bucket.id, backend.row.id, name);
+      this.ensured.add(key);
+    }
+    return name;
+  }
+
+  forgetBucket(bucketId: string): void {
+    for (const k of this.ensured) if (k.startsWith(`${bucketId}:`)) this.ensured.delete(k);
+  }
+
+  /**
+   * StandardClass targets: 3 distinct active backends over ≥ 2 regions. Healthy ones
+   * first; when fewer than 3 are healthy, unhealthy ones fill the set so the write can
+   * still reach quorum and the missing copy is replicated when that backend returns.
+   */
+  private choose(): { targets: LiveBackend[]; writeQuorum: number } {
+    const active = this.d.backends.all().filter((b) => b.row.state === 'active');
+    const view = (pretendHealthy: boolean) =>
+      active.map((b) => ({ id: b.row.id, region: b.row.region, healthy: pretendHealthy || b.healthy, state: b.row.state, rttMs: b.healthy ? b.rttMs : null }));
+    let placed = placeStandard(view(false));
+    if (!placed.ok) placed = placeStandard(view(true));
+    if (!placed.ok) throw new CodedError('ServiceUnavailable', `No compliant placement: ${placed.reasons.join('; ')}`);
+    const targets = placed.targets.map((id) => this.d.backends.get(id)!);
+    const healthy = targets.filter((t) => t.healthy).length;
+    if (healthy < placed.writeQuorum) {
+      throw new CodedError('ServiceUnavailable', `Only ${healthy} of the ${targets.length} placement targets are reachable; a write needs ${placed.writeQuorum}`);
+    }
+    return { targets, writeQuorum: placed.writeQuorum };
+  }
+
+  /** Stream one chunk to its targets with a write quorum. Nothing is visible until the caller commits metadata. */
+  async writeChunk(opts: { tenantId: string; bucket: BucketRow; source: Readable; size: number; checksums: ChecksumAlgorithm[]; signal?: AbortSignal }): Promise<WrittenChunk> {
+    const { targets, writeQuorum } = this.choose();
+    const chunkId = randomUUID();
+    const key = physicalKey(chunkId);
+    const names = await Promise.all(targets.map((t) => this.ensurePhysicalBucket(opts.bucket, opts.tenantId, t).catch(() => null)));
+    const blobs = targets.map((t, i) => ({ backendId: t.row.id, physicalBucket: names[i] ?? this.physicalBucket(opts.tenantId, opts.bucket.name, t), physicalKey: key }));
+    await this.d.store.beginChunk({ chunkId, bucketId: opts.bucket.id, blobs });
+    const live = targets.filter((_, i) => names[i] !== null);
+    const preFailed = targets.filter((_, i) => names[i] === null).map((t) => t.row.id);
+    let result;
+    try {
+      if (live.length < writeQuorum) {
+        opts.source.resume();
+        throw new QuorumError(`only ${live.length} targets reachable`, preFailed.map((backendId) => ({ backendId, error: 'bucket not reachable' })));
+      }
+      result = await quorumWrite({
+        source: opts.source,
+        size: opts.size,
+        targets: live.map((t) => ({ backendId: t.row.id, backend: t.driver, loc: { bucket: blobs[targets.indexOf(t)].physicalBucket, key } as BlobLocator })),
+        writeQuorum,
+        checksums: opts.checksums,
+        timeoutMs: this.d.timeoutMs,
+        signal: opts.signal,
+      });
+    } catch (err) {
+      // The writer already tried to delete what it wrote; this makes sure, and keeps the rows
+      // (for the GC to retry) if a backend cannot be reached right now.
+      await this.removeChunk(chunkId).catch(() => {});
+      // A failed target may have lost its physical bucket (a wiped backend): check it again next time.
+      for (const t of targets) this.ensured.delete(`${opts.bucket.id}:${t.row.id}`);
+      if (err instanceof QuorumError) {
+        this.d.log.warn({ chunkId, failed: err.failed }, 'write quorum not reached');
+        throw new CodedError('ServiceUnavailable', 'The write could not reach its quorum of backends; nothing was stored');
+      }
+      throw err;
+    }
+    // A failed target may have lost its physical bucket (a backend wiped and restarted): check again next time.
+    for (const f of result.failed) this.ensured.delete(`${opts.bucket.id}:${f.backendId}`);
+    const states = new Map<string, BlobState>();
+    for (const t of targets) states.set(t.row.id, 'writing');
+    for (const id of result.acked) states.set(id, 'ok');
+    for (const f of result.failed) states.set(f.backendId, 'missing');
+    for (const id of preFailed) states.set(id, 'missing');
+    const sealed: SealedChunk = {
+      chunkId,
+      size: result.size,
+      md5: result.md5,
+      checksums: result.checksums,
+      blobStates: [...states].map(([backendId, state]) => ({ backendId, state })),
+    };
+    const settle = (committed: boolean) => {
+      void result.stragglers.then(async (late) => {
+        if (!committed) {
+          await this.removeChunk(chunkId).catch((e) => this.d.log.warn({ chunkId, err: (e as Error).message }, 'cleanup of an uncommitted chunk failed; GC will retry'));
+          return;
+        }
+        let repair = result.failed.length > 0 || preFailed.length > 0;
+        for (const s of late) {
+          await this.d.store.setBlobState(chunkId, s.backendId, s.ok ? 'ok' : 'missing').catch(() => {});
+          if (!s.ok) repair = true;
+        }
+        if (repair) await this.d.enqueueRepair(chunkId).catch((e) => this.d.log.error({ chunkId, err: (e as Error).message }, 'could not enqueue repair; the healer will find it'));
+      });
+    };
+    return { sealed, md5: result.md5, checksums: result.checksums, settle };
+  }
+
+  /** Replicas of a chunk in read order: 'ok' blobs on healthy backends first, lowest RTT first. */
+  private readOrder(chunk: ChunkRow): { backend: LiveBackend; loc: BlobLocator }[] {
+    const live = new Map(this.d.backends.all().map((b) => [b.row.id, b]));
+    return placeForRead(chunk.blobs, live)
+      .filter((b) => live.has(b.backendId))
+      .map((b) => ({ backend: live.get(b.backendId)!, loc: { bucket: b.physicalBucket, key: b.physicalKey } }));
+  }
+
+  /** Open one chunk (or a range of it), failing over between replicas before the first byte. */
+  async openChunk(chunk: ChunkRow, range?: ByteRange): Promise<Readable> {
+    const errors: string[] = [];
+    for (const r of this.readOrder(chunk)) {
+      try {
+        return await r.backend.driver.get(r.loc, range, AbortSignal.timeout(this.d.timeoutMs));
+      } catch (e) {
+        errors.push(`${r.backend.row.name}: ${(e as Error).message}`);
+      }
+    }
+    this.d.log.warn({ chunkId: chunk.id, errors }, 'no replica could serve a read');
+    throw new CodedError('ServiceUnavailable', 'No replica of this object is reachable right now');
+  }
+
+  /**
+   * A stream of bytes [range.start, range.end] of an object made of `parts`.
+   * The first part is opened before this resolves, so a read that cannot be served
+   * fails cleanly before any response header is sent.
+   */
+  async openObject(parts: VersionPart[], range?: ByteRange): Promise<Readable> {
+    const total = parts.reduce((n, p) => n + p.size, 0);
+    const start = range?.start ?? 0;
+    const end = range?.end ?? total - 1;
+    const pieces = parts
+      .filter((p) => p.size > 0 && p.offset <= end && p.offset + p.size - 1 >= start)
+      .map((p) => ({ chunk: p.chunk, range: { start: Math.max(0, start - p.offset), end: Math.min(p.size - 1, end - p.offset) } }));
+    if (pieces.length === 0) return Readable.from([]);
+    const whole = (p: (typeof pieces)[number]) => (p.range.start === 0 && p.range.end === p.chunk.size - 1 ? undefined : p.range);
+    const first = await this.openChunk(pieces[0].chunk, whole(pieces[0]));
+    if (pieces.length === 1) return first;
+    const open = (i: number) => this.openChunk(pieces[i].chunk, whole(pieces[i]));
+    async function* all(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < pieces.length; i++) yield* i === 0 ? first : await open(i);
+    }
+    return Readable.from(all(), { objectMode: false });
+  }
+
+  /** Delete a chunk's blobs everywhere, then its rows. */
+  async removeChunk(chunkId: string): Promise<void> {
+    const chunk = await this.d.store.getChunk(chunkId);
+    if (!chunk) return;
+    await Promise.all(
+      chunk.blobs.map(async (b) => {
+        const backend = this.d.backends.get(b.backendId);
+        if (backend) await backend.driver.delete({ bucket: b.physicalBucket, key: b.physicalKey }, AbortSignal.timeout(this.d.timeoutMs));
+      }),
+    );
+    await this.d.store.deleteChunk(chunkId);
+  }
+}
+
+export function createDataPlane(deps: DataPlaneDeps): DataPlane {
+  return new DataPlane(deps);
+}

@@ -1,0 +1,114 @@
+// What every process of Fedgate stands on: the metadata database (embedded or
+// DATABASE_URL), migrations, the vault, the backend set with its drivers, the job
+// queue and the data plane. Built once per process by a composition root.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
+import type { FedgateConfig } from '../config/index.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { MetadataStore } from '../../metadata/types.ts';
+import { createPool, migrate, startEmbeddedPostgres, createPgMetadataStore } from '../../metadata/index.ts';
+import { createSettingsStore, type SettingsStore } from '../../metadata/settings.ts';
+import { createVault, loadOrCreateMasterKey, type Vault } from '../vault/index.ts';
+import { createDriver } from '../storage/index.ts';
+import { BackendSet, createDataPlane, type DataPlane } from '../dataplane/index.ts';
+import { createBoss, ensureQueues, enqueueReplication } from '../queue/index.ts';
+import { createAuditLog, type AuditLog } from '../audit/index.ts';
+
+export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+
+export interface Runtime {
+  config: FedgateConfig;
+  log: Logger;
+  pool: pg.Pool;
+  store: MetadataStore;
+  settings: SettingsStore;
+  vault: Vault;
+  data: DataPlane;
+  boss: PgBoss;
+  audit: AuditLog;
+  close(): Promise<void>;
+}
+
+/** Vault context (AAD) for a backend's credentials: a sealed value cannot be moved to another backend row. */
+export const backendCredsContext = (name: string) => `backend:${name}`;
+
+export async function openRuntime(config: FedgateConfig, log: Logger): Promise<Runtime> {
+  await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const masterKey = await loadOrCreateMasterKey(config.dataDir, config.masterKey);
+  const vault = createVault(masterKey);
+
+  let url = config.databaseUrl;
+  let embedded: { url: string; stop(): Promise<void> } | undefined;
+  if (!url) {
+    const started = await startEmbeddedPostgres({ dataDir: config.dataDir });
+    embedded = started;
+    url = started.url;
+    log.info('embedded PostgreSQL started');
+  }
+  const pool = createPool(url);
+  try {
+    await migrate(pool, MIGRATIONS_DIR);
+  } catch (e) {
+    await pool.end().catch(() => {});
+    await embedded?.stop().catch(() => {});
+    throw e;
+  }
+  const store = createPgMetadataStore(pool);
+  const settings = createSettingsStore(pool);
+  const namingSecret = vault.open(await settings.putIfAbsent('naming_secret', vault.seal(randomBytes(32), 'naming-secret')), 'naming-secret');
+
+  const backends = new BackendSet(
+    store,
+    (row) => {
+      const creds = row.credentialsSealed ? JSON.parse(vault.open(row.credentialsSealed, backendCredsContext(row.name)).toString('utf8')) : undefined;
+      return createDriver(
+        { name: row.name, type: row.type, endpoint: row.endpoint ?? undefined, path: row.path ?? undefined, region: row.region, credentials: creds },
+        { timeoutMs: config.backendTimeoutMs },
+      );
+    },
+    log,
+  );
+  const boss = createBoss(url!);
+  boss.on('error', (e: Error) => log.warn({ err: e.message }, 'job queue error'));
+  await boss.start();
+  await ensureQueues(boss);
+  const data = createDataPlane({
+    store,
+    backends,
+    namingSecret,
+    timeoutMs: config.backendTimeoutMs,
+    log,
+    enqueueRepair: async (chunkId) => {
+      await enqueueReplication(boss, chunkId);
+    },
+  });
+  await backends.refresh();
+  await backends.checkHealth(Math.min(config.backendTimeoutMs, 3000));
+  const audit = createAuditLog(pool, { onError: (e) => log.warn({ err: e.message }, 'audit append failed; will retry') });
+
+  return {
+    config,
+    log,
+    pool,
+    store,
+    settings,
+    vault,
+    data,
+    boss,
+    audit,
+    async close() {
+      await audit.close().catch((e: Error) => log.warn({ err: e.message }, 'audit flush at shutdown'));
+      await boss.stop({ graceful: true, timeout: 10_000 }).catch((e: Error) => log.warn({ err: e.message }, 'job queue stop'));
+      await backends.closeAll();
+      await pool.end().catch(() => {});
+      if (embedded) {
+        await embedded.stop().catch((e: Error) => log.warn({ err: e.message }, 'embedded PostgreSQL stop'));
+        log.info('embedded PostgreSQL stopped');
+      }
+    },
+  };
+}

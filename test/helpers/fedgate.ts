@@ -1,0 +1,124 @@
+// A whole Fedgate in the test process: real PostgreSQL (a fresh database), real
+// backends, real listeners on free ports; workers with short intervals so healing
+// can be observed. Stop it in `after`.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { loadConfig } from '../../shared/config/index.ts';
+import { createLogger } from '../../shared/observability/logger.ts';
+import { openRuntime, type Runtime } from '../../shared/runtime/index.ts';
+import { bootstrap } from '../../shared/runtime/bootstrap.ts';
+import { startGateway, type Gateway } from '../../gateway/main.ts';
+import { startWorkers, type Workers } from '../../workers/main.ts';
+import { createTestDatabase } from './pg.ts';
+
+export interface TestFedgate {
+  endpoint: string;
+  adminUrl: string;
+  adminToken: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  dataDir: string;
+  rt: Runtime;
+  workers: Workers;
+  gateway: Gateway;
+  /** An S3 client with the SDK's default settings, as the root tenant. */
+  client(creds?: { accessKeyId: string; secretAccessKey: string }): S3Client;
+  admin(method: string, p: string, body?: unknown): Promise<{ status: number; json: any }>;
+  /** Environment for the aws cli pointed at this gateway. */
+  awsEnv(creds?: { accessKeyId: string; secretAccessKey: string }): NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+}
+
+export async function startTestFedgate(opts: { defaultBackends?: 'local' | 'none'; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<TestFedgate> {
+  const db = await createTestDatabase();
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fedgate-test-'));
+  const adminToken = 'test-admin-token-' + Math.random().toString(36).slice(2);
+  const accessKeyId = 'TESTROOTKEY' + Math.random().toString(36).slice(2, 10).toUpperCase();
+  const secretAccessKey = 'test/secret+key=' + Math.random().toString(36).slice(2);
+  const config = loadConfig({
+    FEDGATE_DATA_DIR: dataDir,
+    DATABASE_URL: db.url,
+    FEDGATE_ADMIN_TOKEN: adminToken,
+    FEDGATE_ROOT_ACCESS_KEY: accessKeyId,
+    FEDGATE_ROOT_SECRET_KEY: secretAccessKey,
+    FEDGATE_DEFAULT_BACKENDS: opts.defaultBackends ?? 'local',
+    FEDGATE_BACKEND_TIMEOUT_MS: String(opts.timeoutMs ?? 3000),
+    FEDGATE_LOG_LEVEL: process.env.FEDGATE_TEST_LOG_LEVEL ?? 'silent',
+    ...opts.env,
+  });
+  const log = createLogger(config.logLevel);
+  const rt = await openRuntime(config, log);
+  const boot = await bootstrap(rt);
+  const workers = await startWorkers(
+    { store: rt.store, data: rt.data, boss: rt.boss, log },
+    { healthIntervalMs: 500, healIntervalMs: 1000, gcIntervalMs: 1000, gcGraceMs: 60 * 60 * 1000, timeoutMs: config.backendTimeoutMs },
+  );
+  const gateway = await startGateway(rt, boot, { s3Port: 0, adminPort: 0 });
+  const endpoint = `http://127.0.0.1:${gateway.s3Port}`;
+  const adminUrl = `http://127.0.0.1:${gateway.adminPort}`;
+  const clients: S3Client[] = [];
+  return {
+    endpoint,
+    adminUrl,
+    adminToken,
+    accessKeyId,
+    secretAccessKey,
+    dataDir,
+    rt,
+    workers,
+    gateway,
+    client(creds) {
+      const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds ?? { accessKeyId, secretAccessKey } });
+      clients.push(c);
+      return c;
+    },
+    async admin(method, p, body) {
+      const res = await fetch(adminUrl + p, {
+        method,
+        headers: { authorization: `Bearer ${adminToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : null };
+    },
+    awsEnv(creds) {
+      const { AWS_CA_BUNDLE: _ca, AWS_PROFILE: _p, ...rest } = process.env;
+      return {
+        ...rest,
+        AWS_ACCESS_KEY_ID: creds?.accessKeyId ?? accessKeyId,
+        AWS_SECRET_ACCESS_KEY: creds?.secretAccessKey ?? secretAccessKey,
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_CONFIG_FILE: '/dev/null',
+        AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_PAGER: '',
+      };
+    },
+    async stop() {
+      for (const c of clients) c.destroy();
+      await gateway.close(2000);
+      await workers.stop();
+      await rt.close();
+      await db.drop().catch(() => {});
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Poll until `fn` returns a truthy value or the time is up (then throw with `what`). */
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
