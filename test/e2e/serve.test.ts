@@ -88,6 +88,8 @@ test('fedgate serve starts with no configuration, prints credentials once, stops
   assert.equal(mode, 0o600);
 
   assert.equal(await stopWith(first.child, 'SIGINT'), 0, first.stderr());
+  // PostgreSQL removes postmaster.pid only on a clean shutdown: the embedded server stopped with us.
+  await assert.rejects(fs.stat(path.join(dataDir, 'pg', 'postmaster.pid')), { code: 'ENOENT' });
 
   const second = await start();
   assert.ok(!/shown once/.test(second.stderr()), 'a second start prints no credentials');
@@ -121,4 +123,5 @@ test('fedgate serve starts with no configuration, prints credentials once, stops
   assert.ok(Buffer.from(await back.Body!.transformToByteArray()).equals(body), 'the upload acknowledged during shutdown is there after a restart');
   s3c.destroy();
   assert.equal(await stopWith(third.child, 'SIGINT'), 0, third.stderr());
+  await assert.rejects(fs.stat(path.join(dataDir, 'pg', 'postmaster.pid')), { code: 'ENOENT' });
 });
