@@ -165,10 +165,17 @@ export class DataPlane {
   async openChunk(chunk: ChunkRow, range?: ByteRange): Promise<Readable> {
     const errors: string[] = [];
     for (const r of this.readOrder(chunk)) {
+      // The deadline covers the wait for the response only: a long body that keeps flowing
+      // must not be cut off. A backend that stalls mid-body is caught by the driver's own
+      // socket-inactivity timeout.
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(new Error(`no response within ${this.d.timeoutMs} ms`)), this.d.timeoutMs);
       try {
-        return await r.backend.driver.get(r.loc, range, AbortSignal.timeout(this.d.timeoutMs));
+        return await r.backend.driver.get(r.loc, range, ctl.signal);
       } catch (e) {
         errors.push(`${r.backend.row.name}: ${(e as Error).message}`);
+      } finally {
+        clearTimeout(timer);
       }
     }
     this.d.log.warn({ chunkId: chunk.id, errors }, 'no replica could serve a read');
