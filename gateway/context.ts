@@ -5,6 +5,7 @@ import type { MetadataStore } from '../metadata/types.ts';
 import type { Vault } from '../shared/vault/index.ts';
 import type { DataPlane } from '../shared/dataplane/index.ts';
 import type { AuditLog } from '../shared/audit/index.ts';
+import type { TaggingCorsStore } from '../metadata/tagging-cors.ts';
 
 export interface GatewayOptions {
   /** Base domain for virtual-hosted-style addressing. */
@@ -12,10 +13,14 @@ export interface GatewayOptions {
   region: string;
   /** Largest single PUT (S3: 5 GiB). */
   maxPutSize: number;
+  /** Where browser POST uploads spool the file part before it is stored (default: the OS temp dir). */
+  spoolDir?: string;
 }
 
 export interface GatewayContext {
   store: MetadataStore;
+  /** Object/bucket tag sets and bucket CORS rules. */
+  tagsCors: TaggingCorsStore;
   vault: Vault;
   data: DataPlane;
   audit: AuditLog;

@@ -2,6 +2,7 @@
 // become catalogued S3 errors; anything unknown is an InternalError whose detail
 // goes to the log only (house rule 2).
 import { S3Error, S3_ERRORS } from './s3-errors.ts';
+import { MetadataError } from '../metadata/types.ts';
 
 const METADATA_TO_S3: Record<string, string> = {
   NotFound: 'NoSuchKey',
@@ -14,6 +15,9 @@ export function toS3Error(err: unknown): S3Error {
   if (typeof code === 'string') {
     const mapped = METADATA_TO_S3[code] ?? code;
     if (mapped in S3_ERRORS) {
+      // The metadata layer words its errors for operators (ids, table facts); a client gets
+      // S3's own message for the code, as S3 would send it.
+      if (err instanceof MetadataError) return new S3Error(mapped);
       const msg = (err as Error).message;
       return new S3Error(mapped, msg && msg !== code ? msg : undefined);
     }

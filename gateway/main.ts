@@ -3,6 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Registry, Counter, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { Runtime } from '../shared/runtime/index.ts';
@@ -10,7 +11,7 @@ import type { Bootstrap } from '../shared/runtime/bootstrap.ts';
 import { addTenantKey, generateKeyPair, accessKeyContext } from '../shared/runtime/bootstrap.ts';
 import type { GatewayContext } from './context.ts';
 import { createS3RequestListener } from './s3-server.ts';
-import { createAdminRequestListener } from './admin/index.ts';
+import { createAdminRequestListener, type AdminDeps } from './admin/index.ts';
 
 export interface Gateway {
   s3Port: number;
@@ -40,7 +41,7 @@ function listen(server: http.Server, port: number, host: string): Promise<number
   });
 }
 
-export async function startGateway(rt: Runtime, boot: Bootstrap, opts: { s3Port?: number; adminPort?: number } = {}): Promise<Gateway> {
+export async function startGateway(rt: Runtime, boot: Bootstrap, opts: { s3Port?: number; adminPort?: number; adminRoutes?: AdminDeps['extraRoutes'] } = {}): Promise<Gateway> {
   const { config, log } = rt;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -49,11 +50,12 @@ export async function startGateway(rt: Runtime, boot: Bootstrap, opts: { s3Port?
 
   const ctx: GatewayContext = {
     store: rt.store,
+    tagsCors: rt.tagsCors,
     vault: rt.vault,
     data: rt.data,
     audit: rt.audit,
     log,
-    options: { domain: config.domain, region: config.region, maxPutSize: 5 * 1024 ** 3 },
+    options: { domain: config.domain, region: config.region, maxPutSize: 5 * 1024 ** 3, spoolDir: path.join(config.dataDir, 'tmp') },
     resolveKey: keyResolver(rt),
     observe(op, status, seconds) {
       requests.inc({ op, status: String(status) });
@@ -82,6 +84,7 @@ export async function startGateway(rt: Runtime, boot: Bootstrap, opts: { s3Port?
       log,
       timeoutMs: config.backendTimeoutMs,
       checkAdminToken: boot.checkAdminToken,
+      extraRoutes: opts.adminRoutes,
       async addTenantKey(tenantId, pair) {
         const p = pair ?? generateKeyPair();
         await addTenantKey(rt, tenantId, p);

@@ -31,9 +31,12 @@ export const S3_ERRORS = {
     message:
       'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.',
   },
-  // AWS's own list adds the us-east-1 legacy note; the message is the first sentence.
-  BucketAlreadyOwnedByYou: { status: 409, message: 'The bucket you tried to create already exists, and you own it.' },
-  BucketNotEmpty: { status: 409, message: 'The bucket you tried to delete is not empty.' },
+  // The list's description differs from what S3 sends; this is the wire message (the text the
+  // SDKs and the aws cli show for a CreateBucket of a name you own).
+  BucketAlreadyOwnedByYou: { status: 409, message: 'Your previous request to create the named bucket succeeded and you already own it.' },
+  // BucketNotEmpty, NoSuchBucket, InvalidAccessKeyId, SignatureDoesNotMatch: the wire message
+  // (the doc list words them slightly differently), so every path that raises them agrees.
+  BucketNotEmpty: { status: 409, message: 'The bucket you tried to delete is not empty' },
   // Conditional writes (userguide/conditional-writes.html, API_PutObject.html): 409 when
   // a concurrent write or delete wins the race while a conditional write is in flight.
   ConditionalRequestConflict: {
@@ -56,10 +59,7 @@ export const S3_ERRORS = {
     message: 'You did not provide the number of bytes specified by the Content-Length HTTP header',
   },
   InternalError: { status: 500, message: 'We encountered an internal error. Please try again.' },
-  InvalidAccessKeyId: {
-    status: 403,
-    message: 'The Amazon Web Services access key ID you provided does not exist in our records.',
-  },
+  InvalidAccessKeyId: { status: 403, message: 'The AWS Access Key Id you provided does not exist in our records.' },
   InvalidArgument: { status: 400, message: 'Invalid Argument' },
   InvalidBucketName: { status: 400, message: 'The specified bucket is not valid.' },
   InvalidBucketState: { status: 409, message: 'The request is not valid with the current state of the bucket.' },
@@ -92,7 +92,7 @@ export const S3_ERRORS = {
   MissingContentLength: { status: 411, message: 'You must provide the Content-Length HTTP header.' },
   MissingRequestBodyError: { status: 400, message: 'Request body is empty.' },
   MissingSecurityHeader: { status: 400, message: 'Your request is missing a required header.' },
-  NoSuchBucket: { status: 404, message: 'The specified bucket does not exist.' },
+  NoSuchBucket: { status: 404, message: 'The specified bucket does not exist' },
   NoSuchBucketPolicy: { status: 404, message: 'The specified bucket does not have a bucket policy.' },
   NoSuchCORSConfiguration: { status: 404, message: 'The CORS configuration does not exist' },
   NoSuchKey: { status: 404, message: 'The specified key does not exist.' },
@@ -113,7 +113,8 @@ export const S3_ERRORS = {
     status: 409,
     message: 'A conflicting conditional action is currently in progress against this resource. Try again.',
   },
-  PreconditionFailed: { status: 412, message: 'At least one of the preconditions you specified did not hold.' },
+  // The wire message (conditional reads, copies and writes all send it).
+  PreconditionFailed: { status: 412, message: 'At least one of the pre-conditions you specified did not hold' },
   RequestTimeout: {
     status: 400,
     message: 'Your socket connection to the server was not read from or written to within the timeout period.',
@@ -125,8 +126,7 @@ export const S3_ERRORS = {
   ServiceUnavailable: { status: 503, message: 'Service is unable to handle request.' },
   SignatureDoesNotMatch: {
     status: 403,
-    message:
-      'The request signature we calculated does not match the signature you provided. Check your Amazon Web Services secret access key and signing method. For more information, see REST Authentication and SOAP Authentication for details.',
+    message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
   },
   SlowDown: { status: 503, message: 'Reduce your request rate.' },
   TooManyBuckets: { status: 400, message: 'You have attempted to create more buckets than allowed.' },

@@ -12,6 +12,8 @@ import { S3Error, errorHasBody, renderErrorXml } from './s3-errors.ts';
 import type { GatewayContext } from './context.ts';
 import type { HandlerResult, S3Request } from './http-types.ts';
 import { dispatch } from './handlers/index.ts';
+import { postObject } from './handlers/post-object.ts';
+import { applyCorsHeaders, preflight } from './handlers/cors.ts';
 
 function decodeResource(rawPath: string): string {
   try {
@@ -45,56 +47,70 @@ async function serve(ctx: GatewayContext, req: http.IncomingMessage, res: http.S
   let tenantName = '';
   let result: HandlerResult | undefined;
   let errorCode: string | undefined;
+  let corsBucket: string | undefined;
   try {
     const { op, query } = parseOperation({ method: req.method ?? 'GET', rawPath, rawQuery, host: req.headers.host, headers: req.headers }, { domain: ctx.options.domain });
     opName = op.kind === 'NotImplemented' ? op.name : op.kind;
-    const auth = await authenticate({ method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers, headersDistinct: req.headersDistinct }, async (akid) => {
-      const k = await ctx.resolveKey(akid);
-      if (k) {
-        tenantId = k.tenantId;
-        tenantName = k.tenantName;
+    corsBucket = 'bucket' in op ? op.bucket : undefined;
+    if (op.kind === 'PreflightRequest' || op.kind === 'PostObject') {
+      // Not SigV4-header-authenticated: a preflight is anonymous (RESTOPTIONSobject.html) and a
+      // browser form carries its own policy signature (sigv4-HTTPPOSTForms.html).
+      result =
+        op.kind === 'PreflightRequest'
+          ? await preflight(ctx, op.bucket, op.key !== undefined, req.headers)
+          : await postObject(ctx, op.bucket, req, (c) => {
+              tenantId = c.tenantId;
+              tenantName = c.tenantName;
+            });
+    } else {
+      const auth = await authenticate({ method: req.method ?? 'GET', rawPath, rawQuery, headers: req.headers, headersDistinct: req.headersDistinct }, async (akid) => {
+        const k = await ctx.resolveKey(akid);
+        if (k) {
+          tenantId = k.tenantId;
+          tenantName = k.tenantName;
+        }
+        return k?.secret ?? null;
+      });
+      if (!tenantId) throw new S3Error('InvalidAccessKeyId');
+      if (op.kind === 'NotImplemented') {
+        throw new S3Error('NotImplemented', `${op.name} is not implemented by Fedgate`);
       }
-      return k?.secret ?? null;
-    });
-    if (!tenantId) throw new S3Error('InvalidAccessKeyId');
-    if (op.kind === 'NotImplemented') {
-      throw new S3Error('NotImplemented', `${op.name} is not implemented by Fedgate`);
+      let verifier: ReturnType<typeof createPayloadVerifier> | undefined;
+      const s3req: S3Request = {
+        id,
+        method: req.method ?? 'GET',
+        op,
+        query,
+        headers: req.headers,
+        tenantId,
+        tenantName,
+        auth,
+        raw: req,
+        body() {
+          if (!verifier) {
+            verifier = createPayloadVerifier(auth, req.headers);
+            // Consumers see a verification failure through their own listener or iterator; this one
+            // only guarantees a late failure (e.g. the trailer check at the very end) never goes uncaught.
+            verifier.on('error', () => {});
+            req.pipe(verifier);
+            req.on('error', (e) => verifier!.destroy(e));
+            req.on('aborted', () => verifier!.destroy(new S3Error('IncompleteBody', 'The client closed the connection before the body was complete')));
+          }
+          return verifier;
+        },
+        async bodyBuffer(limit, tooLargeCode = 'MaxMessageLengthExceeded') {
+          const chunks: Buffer[] = [];
+          let n = 0;
+          for await (const c of this.body()) {
+            n += c.length;
+            if (n > limit) throw new S3Error(tooLargeCode === 'MaxMessageLengthExceeded' ? 'MalformedXML' : tooLargeCode, 'The request body is too large');
+            chunks.push(c);
+          }
+          return Buffer.concat(chunks);
+        },
+      };
+      result = await dispatch(ctx, s3req);
     }
-    let verifier: ReturnType<typeof createPayloadVerifier> | undefined;
-    const s3req: S3Request = {
-      id,
-      method: req.method ?? 'GET',
-      op,
-      query,
-      headers: req.headers,
-      tenantId,
-      tenantName,
-      auth,
-      raw: req,
-      body() {
-        if (!verifier) {
-          verifier = createPayloadVerifier(auth, req.headers);
-          // Consumers see a verification failure through their own listener or iterator; this one
-          // only guarantees a late failure (e.g. the trailer check at the very end) never goes uncaught.
-          verifier.on('error', () => {});
-          req.pipe(verifier);
-          req.on('error', (e) => verifier!.destroy(e));
-          req.on('aborted', () => verifier!.destroy(new S3Error('IncompleteBody', 'The client closed the connection before the body was complete')));
-        }
-        return verifier;
-      },
-      async bodyBuffer(limit, tooLargeCode = 'MaxMessageLengthExceeded') {
-        const chunks: Buffer[] = [];
-        let n = 0;
-        for await (const c of this.body()) {
-          n += c.length;
-          if (n > limit) throw new S3Error(tooLargeCode === 'MaxMessageLengthExceeded' ? 'MalformedXML' : tooLargeCode, 'The request body is too large');
-          chunks.push(c);
-        }
-        return Buffer.concat(chunks);
-      },
-    };
-    result = await dispatch(ctx, s3req);
   } catch (err) {
     const e = toS3Error(err);
     errorCode = e.code;
@@ -105,6 +121,8 @@ async function serve(ctx: GatewayContext, req: http.IncomingMessage, res: http.S
       body: errorHasBody(e, req.method ?? 'GET') ? renderErrorXml(e, resource, id) : undefined,
     };
   }
+  // Actual cross-origin requests get the matching rule's Access-Control-* headers (userguide/cors.html).
+  if (corsBucket !== undefined && tenantId && req.headers.origin !== undefined) await applyCorsHeaders(ctx, tenantId, corsBucket, req.method ?? 'GET', req.headers, result);
   await send(req, res, result, ctx, id);
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   ctx.observe?.(opName, result.status, ms / 1000);

@@ -10,6 +10,7 @@ import { listObjects } from './repositories/listing.ts';
 import * as objects from './repositories/objects.ts';
 import * as tenants from './repositories/tenants.ts';
 import { listUploads } from './repositories/upload-listing.ts';
+import { listObjectVersions } from './repositories/version-listing.ts';
 import * as uploads from './repositories/uploads.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -59,6 +60,10 @@ export function createPgMetadataStore(pool: pg.Pool): MetadataStore {
       if (!isId(backendId)) throw noBackend(backendId);
       return buckets.addBucketBackend(pool, bucketId, backendId, physicalName);
     },
+    setBucketVersioning: async (bucketId, status) => {
+      if (!isId(bucketId)) throw noBucket(bucketId);
+      return buckets.setBucketVersioning(pool, bucketId, status);
+    },
     deleteBucket: async (bucketId) => {
       if (!isId(bucketId)) throw noBucket(bucketId);
       return buckets.deleteBucket(pool, bucketId);
@@ -93,12 +98,17 @@ export function createPgMetadataStore(pool: pg.Pool): MetadataStore {
       return objects.commitObject(pool, input);
     },
     getObject: async (bucketId, key, versionId) => (isId(bucketId) ? objects.getObject(pool, bucketId, key, versionId) : null),
+    getVersion: async (bucketId, key, versionId) => (isId(bucketId) ? objects.getVersion(pool, bucketId, key, versionId) : null),
     deleteObject: async (bucketId, key, versionId) => {
       if (!isId(bucketId)) throw noBucket(bucketId);
       return objects.deleteObject(pool, bucketId, key, versionId);
     },
     listObjects: async (bucketId, input) =>
       isId(bucketId) ? listObjects(pool, bucketId, input) : { contents: [], commonPrefixes: [], isTruncated: false, nextAfter: null },
+    listObjectVersions: async (bucketId, input) =>
+      isId(bucketId)
+        ? listObjectVersions(pool, bucketId, input)
+        : { versions: [], commonPrefixes: [], isTruncated: false, nextKeyMarker: null, nextVersionIdMarker: null },
 
     createUpload: async (input) => {
       if (!isId(input.bucketId)) throw noBucket(input.bucketId);

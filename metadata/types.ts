@@ -178,6 +178,49 @@ export interface ObjectSummary {
   checksumAlgorithm: ChecksumAlgorithm | null;
 }
 
+/** ListObjectVersions (API_ListObjectVersions.html): markers are exclusive; versionIdMarker needs keyMarker. */
+export interface ListVersionsInput {
+  prefix?: string;
+  delimiter?: string;
+  keyMarker?: string;
+  versionIdMarker?: string;
+  maxKeys: number;
+}
+
+/** One Version or DeleteMarker entry. */
+export interface VersionSummary {
+  key: string;
+  versionId: string;
+  isLatest: boolean;
+  deleteMarker: boolean;
+  size: number;
+  etag: string;
+  lastModified: Date;
+  storageClass: string;
+  checksumAlgorithm: ChecksumAlgorithm | null;
+}
+
+export interface ListVersionsResult {
+  /** Versions and delete markers in (key ascending, newest first) order. */
+  versions: VersionSummary[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** Set when truncated: the last key (or common prefix) returned. */
+  nextKeyMarker: string | null;
+  /** Set when truncated and the last entry was a version or delete marker. */
+  nextVersionIdMarker: string | null;
+}
+
+/**
+ * Version ids the store hands out: 'null', or 32 lower-case hex digits whose first 12
+ * are the creation time in ms (sortable by creation, URL-safe). 22-character base64url
+ * ids from before that format stay valid. Anything else is "Invalid version id
+ * specified" (InvalidArgument) for S3, not NoSuchVersion.
+ */
+export function isWellFormedVersionId(id: string): boolean {
+  return id === 'null' || /^[0-9a-f]{32}$/.test(id) || /^[A-Za-z0-9_-]{22}$/.test(id);
+}
+
 export interface ListObjectsResult {
   contents: ObjectSummary[];
   commonPrefixes: string[];
@@ -280,6 +323,8 @@ export interface MetadataStore {
   getBucketBackends(bucketId: string): Promise<BucketBackendRow[]>;
   /** Idempotent. */
   addBucketBackend(bucketId: string, backendId: string, physicalName: string): Promise<void>;
+  /** Enabled or Suspended (a bucket never returns to Unversioned, as in S3). Throws NoSuchBucket. */
+  setBucketVersioning(bucketId: string, status: 'Enabled' | 'Suspended'): Promise<void>;
   /** Throws BucketNotEmpty while any object version or multipart upload exists. Returns the physical buckets to remove. */
   deleteBucket(bucketId: string): Promise<BucketBackendRow[]>;
 
@@ -304,10 +349,19 @@ export interface MetadataStore {
   commitObject(input: CommitObjectInput): Promise<ObjectVersion>;
   /** Latest version (or the given one); null if none or if the latest is a delete marker and no versionId was asked. */
   getObject(bucketId: string, key: string, versionId?: string): Promise<ObjectVersion | null>;
-  /** Unversioned: removes the current version (its chunks become garbage). Returns whether something was deleted. */
+  /** Latest version (or the given one) even when it is a delete marker; null if none. */
+  getVersion(bucketId: string, key: string, versionId?: string): Promise<ObjectVersion | null>;
+  /**
+   * Without versionId: Unversioned removes the current version (its chunks become
+   * garbage); Enabled / Suspended add a delete marker as latest (versionId = its id).
+   * With versionId: removes that version for good (deleteMarker = it was one);
+   * deleted=false when no such version exists.
+   */
   deleteObject(bucketId: string, key: string, versionId?: string): Promise<{ deleted: boolean; versionId: string | null; deleteMarker: boolean }>;
   /** Keyset-paginated, in UTF-8 byte order (COLLATE "C"); cost independent of bucket size. */
   listObjects(bucketId: string, input: ListObjectsInput): Promise<ListObjectsResult>;
+  /** Every version and delete marker, (key asc, newest first), keyset-paginated. */
+  listObjectVersions(bucketId: string, input: ListVersionsInput): Promise<ListVersionsResult>;
 
   // multipart
   createUpload(input: Omit<UploadRow, 'initiated'>): Promise<UploadRow>;

@@ -40,7 +40,11 @@ export const headBucket: Handler = async (ctx, req) => {
 
 export const deleteBucket: Handler = async (ctx, req) => {
   const b = await requireBucket(ctx, req);
-  const physical = await ctx.store.deleteBucket(b.id);
+  const physical = await ctx.store.deleteBucket(b.id).catch((e: unknown) => {
+    // S3 names the bucket in a BucketNotEmpty answer (ErrorResponses.html).
+    if ((e as { code?: string }).code === 'BucketNotEmpty') throw new S3Error('BucketNotEmpty', undefined, { BucketName: b.name });
+    throw e;
+  });
   ctx.data.forgetBucket(b.id);
   // Physical buckets go best-effort: one still holding a zero-copy blob of another
   // bucket (or on a backend that is down) simply stays; the metadata no longer points at it.

@@ -9,14 +9,21 @@ import { parseCopySource, validateObjectKey } from '../router/index.ts';
 import { requireBucket } from './bucket-lookup.ts';
 import { header, metaFromHeaders, quoteEtag, unquoteEtag } from './object-headers.ts';
 import { writeCondition } from './put-object.ts';
+import { checkVersionId, versionHeader } from './versioning.ts';
+import { tagsForCopy } from './tagging.ts';
 
 /** The source version after x-amz-copy-source-if-* (same precedence as reads; every failure is 412). */
 export async function loadCopySource(ctx: GatewayContext, req: S3Request): Promise<ObjectVersion> {
   const src = parseCopySource(req.headers['x-amz-copy-source']);
   const bucket = await ctx.store.getBucket(req.tenantId, src.bucket);
   if (!bucket) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist', { BucketName: src.bucket });
-  const v = await ctx.store.getObject(bucket.id, src.key, src.versionId);
-  if (!v || v.deleteMarker) throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: src.key });
+  if (src.versionId !== undefined) checkVersionId(src.versionId);
+  const v = await ctx.store.getVersion(bucket.id, src.key, src.versionId);
+  if (!v && src.versionId !== undefined) throw new S3Error('NoSuchVersion', 'The specified version does not exist.', { Key: src.key, VersionId: src.versionId });
+  if (!v) throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: src.key });
+  // API_CopyObject.html: a delete marker cannot be a copy source; named by id it is a 400.
+  if (v.deleteMarker && src.versionId !== undefined) throw new S3Error('InvalidRequest', 'The source of a copy request may not specifically refer to a delete marker by version id.');
+  if (v.deleteMarker) throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: src.key });
   const lm = Math.floor(v.lastModified.getTime() / 1000);
   const date = (name: string) => {
     const s = header(req.headers, name);
@@ -55,6 +62,7 @@ export const copyObject: Handler = async (ctx, req) => {
     );
   }
   const meta = directive === 'REPLACE' ? metaFromHeaders(req.headers) : { contentType: src.contentType, headers: src.headers, userMetadata: src.userMetadata, storageClass: header(req.headers, 'x-amz-storage-class') ?? src.storageClass };
+  const tags = await tagsForCopy(ctx, req.headers, src.id);
   const version = await ctx.store.commitObject({
     ...meta,
     checksum: src.checksum,
@@ -66,9 +74,10 @@ export const copyObject: Handler = async (ctx, req) => {
     parts: src.parts.map((p) => ({ partNumber: p.partNumber, size: p.size, etag: p.etag, checksums: p.checksums, chunk: { existingChunkId: p.chunk.id } })),
     condition: writeCondition(req.headers),
   });
+  if (tags.length > 0) await ctx.tagsCors.putObjectTags(version.id, tags);
   const headers: Record<string, string> = { 'content-type': 'application/xml' };
-  if (src.versionId !== 'null') headers['x-amz-copy-source-version-id'] = src.versionId;
-  if (version.versionId !== 'null') headers['x-amz-version-id'] = version.versionId;
+  if (src.versionId !== 'null' || parseCopySource(req.headers['x-amz-copy-source']).versionId !== undefined) headers['x-amz-copy-source-version-id'] = src.versionId;
+  Object.assign(headers, versionHeader(bucket.versioning, version.versionId));
   return {
     status: 200,
     headers,

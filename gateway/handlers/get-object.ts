@@ -3,8 +3,12 @@
 // replica can serve fails cleanly with 503 (PRODUCT.md §1.3 "Reads").
 import type { Handler, HandlerResult, S3Request } from '../http-types.ts';
 import type { GatewayContext } from '../context.ts';
+import type { VersionPart } from '../../metadata/types.ts';
+import { headerForAlgorithm } from '../../shared/checksums/index.ts';
 import { S3Error } from '../s3-errors.ts';
+import { taggingCountHeader } from './tagging.ts';
 import { requireBucket } from './bucket-lookup.ts';
+import { readableVersion, versionHeader, versionIdParam } from './versioning.ts';
 import { evaluateReadConditions, header, objectHeaders, parseRange, quoteEtag } from './object-headers.ts';
 
 const RESPONSE_OVERRIDES: Record<string, string> = {
@@ -19,12 +23,8 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
 async function read(ctx: GatewayContext, req: S3Request, withBody: boolean): Promise<HandlerResult> {
   if (req.op.kind !== 'GetObject' && req.op.kind !== 'HeadObject') throw new Error('unreachable');
   const bucket = await requireBucket(ctx, req);
-  const versionId = req.query.get('versionId') ?? undefined;
-  const v = await ctx.store.getObject(bucket.id, req.op.key, versionId);
-  if (!v || v.deleteMarker) {
-    if (versionId !== undefined && versionId !== 'null') throw new S3Error('NoSuchVersion', 'The specified version does not exist.', { Key: req.op.key, VersionId: versionId });
-    throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: req.op.key });
-  }
+  const versionId = versionIdParam(req);
+  const v = await readableVersion(ctx, bucket, req.op.key, versionId, req.method);
   const cond = evaluateReadConditions(req.headers, v);
   if (cond === 'failed') throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Match' });
   if (cond === 'not-modified') {
@@ -33,13 +33,17 @@ async function read(ctx: GatewayContext, req: S3Request, withBody: boolean): Pro
 
   const checksumMode = header(req.headers, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED';
   const headers = objectHeaders(v, false);
+  Object.assign(headers, await taggingCountHeader(ctx, v.id));
+  Object.assign(headers, versionHeader(bucket.versioning, v.versionId));
   let range: { start: number; end: number } | null = null;
+  let selectedPart: VersionPart | null = null;
   const partNumberRaw = req.query.get('partNumber');
   if (partNumberRaw !== null) {
     const n = Number(partNumberRaw);
     if (!Number.isInteger(n) || n < 1 || n > 10000) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: partNumberRaw });
     const part = v.parts.find((p) => p.partNumber === n);
     if (!part) throw new S3Error('InvalidPartNumber', 'The requested partnumber is not satisfiable');
+    selectedPart = part;
     if (v.multipartParts !== null) headers['x-amz-mp-parts-count'] = v.multipartParts;
     range = part.size === 0 ? null : { start: part.offset, end: part.offset + part.size - 1 };
     if (header(req.headers, 'range') !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
@@ -49,14 +53,26 @@ async function read(ctx: GatewayContext, req: S3Request, withBody: boolean): Pro
     } catch (e) {
       if (e instanceof S3Error && e.code === 'InvalidRange') {
         // S3 also names the size in Content-Range on a 416 (RFC 9110 §15.5.17).
+        (e.extra as Record<string, string>).RangeRequested = header(req.headers, 'range') ?? '';
         (e.extra as Record<string, string>).ActualObjectSize = String(v.size);
         throw Object.assign(e, { responseHeaders: { 'content-range': `bytes */${v.size}` } });
       }
       throw e;
     }
   }
-  if (checksumMode && range === null && v.checksum) {
-    Object.assign(headers, objectHeaders(v, true));
+  if (checksumMode && v.checksum) {
+    // A whole-object read reports the object's checksum (composite ones keep their "-N"); a
+    // partNumber read reports that part's own checksum; a Range read reports none, since no
+    // stored value covers an arbitrary range ("Checking object integrity", GetObject reference).
+    if (selectedPart) {
+      const value = selectedPart.checksums[v.checksum.algorithm] ?? (v.multipartParts === null ? v.checksum.value : undefined);
+      if (value !== undefined) {
+        headers[headerForAlgorithm(v.checksum.algorithm)] = value;
+        headers['x-amz-checksum-type'] = v.checksum.type;
+      }
+    } else if (range === null) {
+      Object.assign(headers, objectHeaders(v, true));
+    }
   }
   for (const [q, h] of Object.entries(RESPONSE_OVERRIDES)) {
     const val = req.query.get(q);

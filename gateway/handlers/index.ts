@@ -5,6 +5,10 @@ import type { Handler, HandlerResult, S3Request } from '../http-types.ts';
 import { S3Error } from '../s3-errors.ts';
 import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from './buckets.ts';
 import { putObject } from './put-object.ts';
+import { deleteBucketTagging, deleteObjectTagging, getBucketTagging, getObjectTagging, putBucketTagging, putObjectTagging } from './tagging.ts';
+import { deleteBucketCors, getBucketCors, putBucketCors } from './cors.ts';
+import { putBucketVersioning } from './versioning.ts';
+import { listObjectVersions } from './list-object-versions.ts';
 import { getObject, headObject } from './get-object.ts';
 import { deleteObject, deleteObjects } from './delete-objects.ts';
 import { listObjectsV1, listObjectsV2 } from './list-objects.ts';
@@ -18,7 +22,18 @@ const HANDLERS: Partial<Record<string, Handler>> = {
   DeleteBucket: deleteBucket,
   GetBucketLocation: getBucketLocation,
   GetBucketVersioning: getBucketVersioning,
+  PutBucketVersioning: putBucketVersioning,
+  ListObjectVersions: listObjectVersions,
   PutObject: putObject,
+  GetObjectTagging: getObjectTagging,
+  PutObjectTagging: putObjectTagging,
+  DeleteObjectTagging: deleteObjectTagging,
+  GetBucketTagging: getBucketTagging,
+  PutBucketTagging: putBucketTagging,
+  DeleteBucketTagging: deleteBucketTagging,
+  GetBucketCors: getBucketCors,
+  PutBucketCors: putBucketCors,
+  DeleteBucketCors: deleteBucketCors,
   GetObject: getObject,
   HeadObject: headObject,
   DeleteObject: deleteObject,

@@ -5,15 +5,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Handler, S3Request } from '../http-types.ts';
 import type { ChecksumAlgorithm, ChecksumType } from '../../metadata/types.ts';
-import { createHasher, headerForAlgorithm } from '../../shared/checksums/index.ts';
+import { algorithmFromHeader, createHasher, headerForAlgorithm } from '../../shared/checksums/index.ts';
+import { combineCrcDigests, isCombinable } from '../../shared/checksums/combine.ts';
 import * as xml from '../s3-xml/index.ts';
 import { S3Error } from '../s3-errors.ts';
 import { validateObjectKey } from '../router/index.ts';
 import { requireBucket } from './bucket-lookup.ts';
-import { header, metaFromHeaders, quoteEtag, unquoteEtag, parseRange } from './object-headers.ts';
+import { header, metaFromHeaders, quoteEtag, unquoteEtag, parseRange, rejectUnsupportedWriteHeaders } from './object-headers.ts';
 import { receiveBody, MAX_OBJECT_PART_SIZE } from './write-body.ts';
 import { writeCondition } from './put-object.ts';
 import { loadCopySource } from './copy-object.ts';
+import { versionHeader } from './versioning.ts';
+import { taggingFromHeaders } from './tagging.ts';
 
 /** Every part but the last must be at least 5 MiB. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -42,6 +45,7 @@ export const createMultipartUpload: Handler = async (ctx, req) => {
   if (req.op.kind !== 'CreateMultipartUpload') throw new Error('unreachable');
   validateObjectKey(req.op.key);
   const bucket = await requireBucket(ctx, req);
+  rejectUnsupportedWriteHeaders(req.headers);
   const meta = metaFromHeaders(req.headers);
   const algRaw = header(req.headers, 'x-amz-checksum-algorithm');
   const alg = algRaw ? (algRaw.toUpperCase() as ChecksumAlgorithm) : null;
@@ -50,13 +54,16 @@ export const createMultipartUpload: Handler = async (ctx, req) => {
   }
   const typeRaw = header(req.headers, 'x-amz-checksum-type')?.toUpperCase() as ChecksumType | undefined;
   if (typeRaw !== undefined && typeRaw !== 'COMPOSITE' && typeRaw !== 'FULL_OBJECT') throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
-  // CRC64NVME multipart checksums are full-object only; the others default to composite.
+  if (typeRaw !== undefined && !alg) throw new S3Error('InvalidRequest', 'The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
+  // CRC64NVME multipart checksums are full-object only, SHA ones composite only; CRCs default
+  // to composite ("Checking object integrity", checksum types for multipart uploads).
   const type: ChecksumType | null = alg ? (typeRaw ?? (alg === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE')) : null;
-  if (type === 'FULL_OBJECT') {
-    throw new S3Error('NotImplemented', 'Full-object checksums for multipart uploads are not implemented yet; use x-amz-checksum-type: COMPOSITE');
-  }
+  if (alg && type === 'FULL_OBJECT' && !isCombinable(alg)) throw new S3Error('InvalidRequest', `The FULL_OBJECT checksum type cannot be used with the ${alg.toLowerCase()} checksum algorithm.`);
+  if (alg && type === 'COMPOSITE' && alg === 'CRC64NVME') throw new S3Error('InvalidRequest', 'The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.');
+  const tags = taggingFromHeaders(req.headers);
   const uploadId = randomBytes(24).toString('base64url');
   await ctx.store.createUpload({ ...meta, checksum: null, uploadId, bucketId: bucket.id, key: req.op.key, checksumAlgorithm: alg, checksumType: type });
+  if (tags && tags.length > 0) await ctx.tagsCors.putUploadTags(uploadId, tags);
   const headers: Record<string, string> = { 'content-type': 'application/xml' };
   if (alg && type) {
     headers['x-amz-checksum-algorithm'] = alg;
@@ -120,11 +127,33 @@ export const uploadPartCopy: Handler = async (ctx, req) => {
   };
 };
 
+/**
+ * CompleteMultipartUpload may restate the checksum type (a different one is BadDigest, per the
+ * API reference of x-amz-checksum-type) and, for FULL_OBJECT, the whole object's checksum.
+ */
+function verifyCompleteChecksum(req: S3Request, alg: ChecksumAlgorithm | null, type: ChecksumType | null, computed: { value: string } | null): void {
+  const claimedType = header(req.headers, 'x-amz-checksum-type')?.toUpperCase();
+  if (claimedType !== undefined && claimedType !== type) {
+    throw new S3Error('BadDigest', `The upload was created using the ${type ?? 'null'} checksum mode. The complete request must use the same checksum mode.`);
+  }
+  for (const name of Object.keys(req.headers)) {
+    const claimedAlg = algorithmFromHeader(name);
+    if (!claimedAlg) continue;
+    if (!alg) continue; // nothing was promised at create time, nothing to hold the claim against
+    if (claimedAlg !== alg) {
+      throw new S3Error('InvalidRequest', `The upload was created using ${alg ? `a ${alg.toLowerCase()}` : 'no'} checksum. The complete request must use the same checksum algorithm.`);
+    }
+    if (type === 'FULL_OBJECT' && computed && header(req.headers, name) !== computed.value) {
+      throw new S3Error('BadDigest', `The ${claimedAlg.toLowerCase()} you specified did not match the calculated checksum.`);
+    }
+  }
+}
+
 export const completeMultipartUpload: Handler = async (ctx, req) => {
   if (req.op.kind !== 'CompleteMultipartUpload') throw new Error('unreachable');
   const { bucket, upload } = await requireUpload(ctx, req);
   const doc = xml.decodeCompleteMultipartUpload(await req.bodyBuffer(MAX_COMPLETE_BODY));
-  if (doc.parts.length === 0) throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
+  if (doc.parts.length === 0) throw new S3Error('MalformedXML');
   for (let i = 1; i < doc.parts.length; i++) {
     if (doc.parts[i].partNumber <= doc.parts[i - 1].partNumber) {
       throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order. The parts list must be specified in order by part number.');
@@ -137,7 +166,7 @@ export const completeMultipartUpload: Handler = async (ctx, req) => {
       throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.', { UploadId: upload.uploadId, PartNumber: String(p.partNumber), ETag: p.etag });
     }
     if (i < doc.parts.length - 1 && s.size < MIN_PART_SIZE) {
-      throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', { ProposedSize: String(s.size), MinSizeAllowed: String(MIN_PART_SIZE), PartNumber: String(p.partNumber), ETag: quoteEtag(s.etag) });
+      throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size', { ProposedSize: String(s.size), MinSizeAllowed: String(MIN_PART_SIZE), PartNumber: String(p.partNumber), ETag: quoteEtag(s.etag) });
     }
     if (upload.checksumAlgorithm) {
       const claimed = p.checksums?.[upload.checksumAlgorithm];
@@ -156,8 +185,16 @@ export const completeMultipartUpload: Handler = async (ctx, req) => {
     const h = createHasher(upload.checksumAlgorithm);
     for (const s of chosen) h.update(Buffer.from(s.checksums[upload.checksumAlgorithm] ?? '', 'base64'));
     checksum = { algorithm: upload.checksumAlgorithm, value: `${(await h.digest()).toString('base64')}-${chosen.length}`, type: 'COMPOSITE' };
+  } else if (upload.checksumAlgorithm && upload.checksumType === 'FULL_OBJECT' && isCombinable(upload.checksumAlgorithm)) {
+    // Full-object checksum: the CRC of the whole object, combined from the part CRCs (no "-N").
+    const alg = upload.checksumAlgorithm;
+    const value = combineCrcDigests(alg, chosen.map((s) => ({ digest: Buffer.from(s.checksums[alg] ?? '', 'base64'), length: s.size }))).toString('base64');
+    checksum = { algorithm: alg, value, type: 'FULL_OBJECT' };
   }
+  verifyCompleteChecksum(req, upload.checksumAlgorithm, upload.checksumType, checksum);
   const size = chosen.reduce((n, s) => n + s.size, 0);
+  // Read before the commit: the upload row (and its tags) go away with it.
+  const uploadTags = await ctx.tagsCors.getUploadTags(upload.uploadId);
   const version = await ctx.store.completeUpload({
     bucketId: bucket.id,
     uploadId: upload.uploadId,
@@ -167,8 +204,9 @@ export const completeMultipartUpload: Handler = async (ctx, req) => {
     checksum,
     condition: writeCondition(req.headers),
   });
+  if (uploadTags.length > 0) await ctx.tagsCors.putObjectTags(version.id, uploadTags);
   const headers: Record<string, string> = { 'content-type': 'application/xml' };
-  if (version.versionId !== 'null') headers['x-amz-version-id'] = version.versionId;
+  Object.assign(headers, versionHeader(bucket.versioning, version.versionId));
   return {
     status: 200,
     headers,

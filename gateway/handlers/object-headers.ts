@@ -26,7 +26,7 @@ export function metaFromHeaders(headers: IncomingHttpHeaders): Omit<ObjectMeta, 
     userMetadata[k] = v;
     metaBytes += Buffer.byteLength(k) + Buffer.byteLength(v);
   }
-  if (metaBytes > MAX_USER_METADATA) throw new S3Error('MetadataTooLarge', `Your metadata headers exceed the maximum allowed metadata size of ${MAX_USER_METADATA} bytes`);
+  if (metaBytes > MAX_USER_METADATA) throw new S3Error('MetadataTooLarge', undefined, { Size: String(metaBytes), MaxSizeAllowed: String(MAX_USER_METADATA) });
   const stored: Record<string, string> = {};
   for (const h of STORED_HEADERS) {
     const v = header(headers, h);
@@ -41,6 +41,29 @@ export function metaFromHeaders(headers: IncomingHttpHeaders): Omit<ObjectMeta, 
   const storageClass = header(headers, 'x-amz-storage-class') ?? 'STANDARD';
   if (!STORAGE_CLASSES.has(storageClass)) throw new S3Error('InvalidStorageClass', 'The storage class you specified is not valid');
   return { contentType: header(headers, 'content-type') ?? 'binary/octet-stream', headers: stored, userMetadata, storageClass };
+}
+
+/**
+ * Write headers whose S3 meaning Fedgate cannot honour. Ignoring them would store the object
+ * while the client believes it is encrypted with its key, locked, or redirected, so they are
+ * answered as S3 answers an unsupported header: 501 NotImplemented naming the header.
+ */
+const UNSUPPORTED_WRITE_HEADERS = [
+  'x-amz-server-side-encryption-customer-algorithm',
+  'x-amz-server-side-encryption-aws-kms-key-id',
+  'x-amz-object-lock-mode',
+  'x-amz-object-lock-retain-until-date',
+  'x-amz-object-lock-legal-hold',
+  'x-amz-website-redirect-location',
+] as const;
+
+export function rejectUnsupportedWriteHeaders(headers: IncomingHttpHeaders): void {
+  for (const name of UNSUPPORTED_WRITE_HEADERS) {
+    if (headers[name] !== undefined) throw new S3Error('NotImplemented', undefined, { Header: name });
+  }
+  const sse = header(headers, 'x-amz-server-side-encryption');
+  // SSE-S3 (AES256) is what S3 applies to every object anyway; KMS keys Fedgate does not have.
+  if (sse !== undefined && sse !== 'AES256') throw new S3Error('NotImplemented', undefined, { Header: 'x-amz-server-side-encryption' });
 }
 
 export interface ChecksumRequest {

@@ -7,7 +7,9 @@ import { headerForAlgorithm } from '../../shared/checksums/index.ts';
 import { S3Error } from '../s3-errors.ts';
 import { requireBucket } from './bucket-lookup.ts';
 import { header, metaFromHeaders, quoteEtag, unquoteEtag } from './object-headers.ts';
+import { taggingFromHeaders } from './tagging.ts';
 import { receiveBody } from './write-body.ts';
+import { versionHeader } from './versioning.ts';
 import { validateObjectKey } from '../router/index.ts';
 
 export function writeCondition(headers: Parameters<typeof header>[0]): WriteCondition | undefined {
@@ -27,6 +29,7 @@ export const putObject: Handler = async (ctx, req) => {
   const bucket = await requireBucket(ctx, req);
   const meta = metaFromHeaders(req.headers);
   const condition = writeCondition(req.headers);
+  const tags = taggingFromHeaders(req.headers);
   const body = await receiveBody(ctx, req, bucket);
   let committed = false;
   try {
@@ -42,12 +45,14 @@ export const putObject: Handler = async (ctx, req) => {
       condition,
     });
     committed = true;
+    // Right after the commit, not in it: the tag store is separate from the version rows.
+    if (tags && tags.length > 0) await ctx.tagsCors.putObjectTags(version.id, tags);
     const headers: Record<string, string> = { etag: quoteEtag(version.etag) };
     if (body.checksum.algorithm && body.checksumValue) {
       headers[headerForAlgorithm(body.checksum.algorithm)] = body.checksumValue;
       headers['x-amz-checksum-type'] = 'FULL_OBJECT';
     }
-    if (version.versionId !== 'null') headers['x-amz-version-id'] = version.versionId;
+    Object.assign(headers, versionHeader(bucket.versioning, version.versionId));
     return { status: 200, headers, bytes: body.size };
   } finally {
     body.chunk.settle(committed);

@@ -8,7 +8,7 @@ import type { WrittenChunk } from '../../shared/dataplane/index.ts';
 import type { GatewayContext } from '../context.ts';
 import type { S3Request } from '../http-types.ts';
 import { S3Error } from '../s3-errors.ts';
-import { checksumRequest, declaredLength, type ChecksumRequest } from './object-headers.ts';
+import { checksumRequest, declaredLength, rejectUnsupportedWriteHeaders, type ChecksumRequest } from './object-headers.ts';
 
 /** S3's single-request limit: 5 GiB. */
 export const MAX_OBJECT_PART_SIZE = 5 * 1024 ** 3;
@@ -23,6 +23,7 @@ export interface ReceivedBody {
 }
 
 export async function receiveBody(ctx: GatewayContext, req: S3Request, bucket: BucketRow, maxSize = ctx.options.maxPutSize): Promise<ReceivedBody> {
+  rejectUnsupportedWriteHeaders(req.headers);
   const checksum = checksumRequest(req.headers);
   const size = declaredLength(req.headers, req.auth.decodedContentLength);
   if (size > maxSize) throw new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', { ProposedSize: String(size), MaxSizeAllowed: String(maxSize) });

@@ -76,7 +76,7 @@ function bucketOperation(method: string, bucket: string, query: URLSearchParams)
       return { kind: 'DeleteBucket', bucket };
     case 'POST':
       // Browser form uploads (RESTObjectPOST).
-      return { kind: 'NotImplemented', name: 'PostObject', bucket };
+      return { kind: 'PostObject', bucket };
     default:
       throw methodNotAllowed(method, 'BUCKET');
   }
@@ -155,9 +155,9 @@ export function parseOperation(input: RouterInput, opts: RouterOptions): { op: O
   }
   if (bucket === '') throw new S3Error('InvalidBucketName', undefined, { BucketName: '' });
 
-  // CORS preflight (RESTOPTIONSobject) is answered by no handler yet.
+  // CORS preflight (RESTOPTIONSobject): anonymous, answered from the bucket's CORS rules.
   if (method === 'OPTIONS') {
-    return { op: key === '' ? { kind: 'NotImplemented', name: 'OptionsObject', bucket } : { kind: 'NotImplemented', name: 'OptionsObject', bucket, key }, query };
+    return { op: key === '' ? { kind: 'PreflightRequest', bucket } : { kind: 'PreflightRequest', bucket, key }, query };
   }
   if (key === '') return { op: bucketOperation(method, bucket, query), query };
   validateObjectKey(key);

@@ -33,7 +33,7 @@ const BUCKET_GET: Table = {
   versions: im('ListObjectVersions'),
   accelerate: ni('GetBucketAccelerateConfiguration'),
   acl: ni('GetBucketAcl'),
-  cors: ni('GetBucketCors'),
+  cors: im('GetBucketCors'),
   encryption: ni('GetBucketEncryption'),
   lifecycle: ni('GetBucketLifecycleConfiguration'),
   logging: ni('GetBucketLogging'),
@@ -45,7 +45,7 @@ const BUCKET_GET: Table = {
   publicAccessBlock: ni('GetPublicAccessBlock'),
   replication: ni('GetBucketReplication'),
   requestPayment: ni('GetBucketRequestPayment'),
-  tagging: ni('GetBucketTagging'),
+  tagging: im('GetBucketTagging'),
   website: ni('GetBucketWebsite'),
 };
 
@@ -54,7 +54,7 @@ const BUCKET_PUT: Table = {
   accelerate: ni('PutBucketAccelerateConfiguration'),
   acl: ni('PutBucketAcl'),
   analytics: ni('PutBucketAnalyticsConfiguration'),
-  cors: ni('PutBucketCors'),
+  cors: im('PutBucketCors'),
   encryption: ni('PutBucketEncryption'),
   'intelligent-tiering': ni('PutBucketIntelligentTieringConfiguration'),
   inventory: ni('PutBucketInventoryConfiguration'),
@@ -68,13 +68,13 @@ const BUCKET_PUT: Table = {
   publicAccessBlock: ni('PutPublicAccessBlock'),
   replication: ni('PutBucketReplication'),
   requestPayment: ni('PutBucketRequestPayment'),
-  tagging: ni('PutBucketTagging'),
+  tagging: im('PutBucketTagging'),
   website: ni('PutBucketWebsite'),
 };
 
 const BUCKET_DELETE: Table = {
   analytics: ni('DeleteBucketAnalyticsConfiguration'),
-  cors: ni('DeleteBucketCors'),
+  cors: im('DeleteBucketCors'),
   encryption: ni('DeleteBucketEncryption'),
   'intelligent-tiering': ni('DeleteBucketIntelligentTieringConfiguration'),
   inventory: ni('DeleteBucketInventoryConfiguration'),
@@ -84,7 +84,7 @@ const BUCKET_DELETE: Table = {
   policy: ni('DeleteBucketPolicy'),
   publicAccessBlock: ni('DeletePublicAccessBlock'),
   replication: ni('DeleteBucketReplication'),
-  tagging: ni('DeleteBucketTagging'),
+  tagging: im('DeleteBucketTagging'),
   website: ni('DeleteBucketWebsite'),
 };
 
@@ -97,7 +97,7 @@ const OBJECT_GET: Table = {
   attributes: ni('GetObjectAttributes'),
   'legal-hold': ni('GetObjectLegalHold'),
   retention: ni('GetObjectRetention'),
-  tagging: ni('GetObjectTagging'),
+  tagging: im('GetObjectTagging'),
   torrent: ni('GetObjectTorrent'),
 };
 
@@ -105,11 +105,11 @@ const OBJECT_PUT: Table = {
   acl: ni('PutObjectAcl'),
   'legal-hold': ni('PutObjectLegalHold'),
   retention: ni('PutObjectRetention'),
-  tagging: ni('PutObjectTagging'),
+  tagging: im('PutObjectTagging'),
 };
 
 const OBJECT_DELETE: Table = {
-  tagging: ni('DeleteObjectTagging'),
+  tagging: im('DeleteObjectTagging'),
 };
 
 const OBJECT_POST: Table = {

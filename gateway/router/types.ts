@@ -13,7 +13,15 @@ export type BucketOperationKind =
   | 'ListObjects'
   | 'ListMultipartUploads'
   | 'DeleteObjects'
-  | 'ListObjectVersions';
+  | 'ListObjectVersions'
+  | 'GetBucketTagging'
+  | 'PutBucketTagging'
+  | 'DeleteBucketTagging'
+  | 'GetBucketCors'
+  | 'PutBucketCors'
+  | 'DeleteBucketCors'
+  /** Browser form upload (RESTObjectPOST), authenticated by the form's policy signature. */
+  | 'PostObject';
 
 export type ObjectOperationKind =
   | 'PutObject'
@@ -26,12 +34,17 @@ export type ObjectOperationKind =
   | 'UploadPartCopy'
   | 'CompleteMultipartUpload'
   | 'AbortMultipartUpload'
-  | 'ListParts';
+  | 'ListParts'
+  | 'GetObjectTagging'
+  | 'PutObjectTagging'
+  | 'DeleteObjectTagging';
 
 export type Operation =
   | { kind: 'ListBuckets' }
   | { kind: BucketOperationKind; bucket: string }
   | { kind: ObjectOperationKind; bucket: string; key: string }
+  /** Anonymous CORS preflight (RESTOPTIONSobject), answered from the bucket's CORS rules. */
+  | { kind: 'PreflightRequest'; bucket: string; key?: string }
   /** A real S3 operation this gateway does not serve; `name` is its S3 API name (e.g. GetBucketAcl). */
   | { kind: 'NotImplemented'; name: string; bucket?: string; key?: string };
 

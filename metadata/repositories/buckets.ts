@@ -122,3 +122,19 @@ export async function deleteBucket(pool: pg.Pool, bucketId: string): Promise<Buc
     return physical.rows.map(toBucketBackend).sort((x, y) => (x.backendId < y.backendId ? -1 : 1));
   });
 }
+
+/**
+ * PutBucketVersioning. Once enabled, a bucket can only be Enabled or Suspended
+ * (S3 User Guide, "Using versioning in S3 buckets"); existing versions are untouched.
+ * Writes in flight keep the state they read (FOR KEY SHARE does not block this
+ * update), which S3 also allows: the change takes effect for later requests.
+ */
+export async function setBucketVersioning(pool: pg.Pool, bucketId: string, status: 'Enabled' | 'Suspended'): Promise<void> {
+  await withTransaction(pool, async (tx) => {
+    const r = await tx.query<{ versioning: string }>('SELECT versioning FROM buckets WHERE id = $1 FOR NO KEY UPDATE', [bucketId]);
+    if (r.rows.length === 0) throw new MetadataError('NoSuchBucket', `bucket ${bucketId} does not exist`);
+    if (r.rows[0].versioning === status) return;
+    await tx.query('UPDATE buckets SET versioning = $2 WHERE id = $1', [bucketId, status]);
+    await appendChange(tx, 'bucket', 'versioning', { id: bucketId, from: r.rows[0].versioning, to: status });
+  });
+}

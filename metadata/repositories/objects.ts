@@ -80,6 +80,11 @@ export async function getObject(q: Queryable, bucketId: string, key: string, ver
   return v;
 }
 
+/** Like getObject, but a delete marker is returned too (S3 answers it with x-amz-delete-marker). */
+export async function getVersion(q: Queryable, bucketId: string, key: string, versionId?: string): Promise<ObjectVersion | null> {
+  return loadVersion(q, versionId === undefined ? { bucketId, key } : { bucketId, key, versionId });
+}
+
 type DeleteResult = { deleted: boolean; versionId: string | null; deleteMarker: boolean };
 
 export async function deleteObject(pool: pg.Pool, bucketId: string, key: string, versionId?: string): Promise<DeleteResult> {
@@ -134,7 +139,7 @@ async function deleteOneVersion(tx: Queryable, bucketId: string, key: string, ve
   if (row.is_latest) {
     await tx.query(
       `UPDATE object_versions SET is_latest = true WHERE id = (
-         SELECT id FROM object_versions WHERE bucket_id = $1 AND key = $2 ORDER BY last_modified DESC, id DESC LIMIT 1)`,
+         SELECT id FROM object_versions WHERE bucket_id = $1 AND key = $2 ORDER BY seq DESC LIMIT 1)`,
       [bucketId, key],
     );
   }

@@ -84,9 +84,14 @@ export function checkCondition(current: CurrentVersion | null, condition: WriteC
   }
 }
 
-/** Opaque S3 version id for versioning-enabled buckets. */
-export function newVersionId(): string {
-  return randomBytes(16).toString('base64url');
+/**
+ * Opaque S3 version id for versioning-enabled buckets: 12 hex digits of the creation
+ * time in ms, then 20 random hex digits (80 bits). URL-safe with no escaping, unique,
+ * and sortable by creation to the millisecond; exact order within a key comes from
+ * object_versions.seq (migrations/004_versioning.sql). Format: isWellFormedVersionId.
+ */
+export function newVersionId(now: number = Date.now()): string {
+  return now.toString(16).padStart(12, '0').slice(-12) + randomBytes(10).toString('hex');
 }
 
 export interface NewVersion extends ObjectMeta {

@@ -12,6 +12,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { MetadataStore } from '../../metadata/types.ts';
 import { createPool, migrate, startEmbeddedPostgres, createPgMetadataStore } from '../../metadata/index.ts';
 import { createSettingsStore, type SettingsStore } from '../../metadata/settings.ts';
+import { createPgTaggingCorsStore, type TaggingCorsStore } from '../../metadata/tagging-cors.ts';
 import { createVault, loadOrCreateMasterKey, type Vault } from '../vault/index.ts';
 import { createDriver } from '../storage/index.ts';
 import { BackendSet, createDataPlane, type DataPlane } from '../dataplane/index.ts';
@@ -26,6 +27,8 @@ export interface Runtime {
   pool: pg.Pool;
   store: MetadataStore;
   settings: SettingsStore;
+  /** Tag sets and CORS configurations (migrations/005_tagging_cors.sql). */
+  tagsCors: TaggingCorsStore;
   vault: Vault;
   data: DataPlane;
   boss: PgBoss;
@@ -96,6 +99,7 @@ export async function openRuntime(config: FedgateConfig, log: Logger): Promise<R
     pool,
     store,
     settings,
+    tagsCors: createPgTaggingCorsStore(pool),
     vault,
     data,
     boss,
