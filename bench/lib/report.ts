@@ -1,0 +1,70 @@
+// The result table (markdown, stdout) and its JSON twin (bench/results/latest.json).
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Measurement } from './cases.ts';
+
+export interface Row {
+  case: string;
+  unit: string;
+  direct: number | null;
+  fedgate: number;
+  /** fedgate / direct */
+  ratio: number | null;
+  /** Ratio goal (≥) for throughput rows, byte ceiling (≤) for the RSS row, null when none. */
+  goal: { kind: 'ratio-min' | 'bytes-max'; value: number } | null;
+  met: boolean | null;
+  /** Why the case could not be measured in full (printed as a footnote). */
+  error?: string;
+}
+
+export function throughputRow(name: string, m: Measurement, goal: number | null): Row {
+  const ratio = m.direct > 0 ? m.fedgate / m.direct : null;
+  return {
+    case: name,
+    unit: m.unit,
+    direct: m.direct,
+    fedgate: m.fedgate,
+    ratio,
+    goal: goal === null ? null : { kind: 'ratio-min', value: goal },
+    met: goal === null || ratio === null ? null : ratio >= goal,
+  };
+}
+
+/** A memory row; with `maxBytes` null it is information only. A failed phase never meets its goal. */
+export function rssRow(name: string, peakBytes: number, maxBytes: number | null, error?: string): Row {
+  return {
+    case: name,
+    unit: 'MiB',
+    direct: null,
+    fedgate: peakBytes / 2 ** 20,
+    ratio: null,
+    goal: maxBytes === null ? null : { kind: 'bytes-max', value: maxBytes },
+    met: maxBytes === null ? null : !error && peakBytes <= maxBytes,
+    ...(error ? { error } : {}),
+  };
+}
+
+function num(x: number, unit: string): string {
+  return `${x >= 100 ? x.toFixed(0) : x.toFixed(1)} ${unit}`;
+}
+
+export function markdownTable(rows: Row[]): string {
+  const lines = ['| case | direct | fedgate | ratio | goal | met? |', '|---|---:|---:|---:|---:|:---:|'];
+  const notes: string[] = [];
+  for (const r of rows) {
+    const mark = r.error ? ` (failed, note ${notes.push(r.error)})` : '';
+    const goal = r.goal === null ? '—' : r.goal.kind === 'ratio-min' ? `≥ ${r.goal.value}` : `≤ ${r.goal.value / 2 ** 20} MiB`;
+    const met = r.met === null ? '—' : r.met ? 'yes' : 'NO';
+    lines.push(`| ${r.case} | ${r.direct === null ? '—' : num(r.direct, r.unit)} | ${num(r.fedgate, r.unit)}${mark} | ${r.ratio === null ? '—' : r.ratio.toFixed(2)} | ${goal} | ${met} |`);
+  }
+  if (notes.length > 0) lines.push('');
+  for (const [i, n] of notes.entries()) lines.push(`note ${i + 1}: ${n}`);
+  return lines.join('\n');
+}
+
+export async function writeJson(file: string, report: unknown): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const ignore = path.join(path.dirname(file), '.gitignore');
+  await writeFile(ignore, '*\n!.gitignore\n');
+  await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+}

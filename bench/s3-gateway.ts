@@ -1,0 +1,323 @@
+// `npm run bench`: Fedgate against the least its job can cost, side by side in one run
+// (see bench/README.md for what each row means and why it is measured that way).
+//
+// Progress goes to stderr; stdout carries only the markdown table; the same numbers
+// and the raw samples go to bench/results/latest.json.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { startS3rver } from '../test/helpers/s3-servers.ts';
+import { largeCases, rssPhase, smallCases, type Log } from './lib/cases.ts';
+import { fsSide } from './lib/fs-side.ts';
+import { startGatewayChild, type GatewayChild } from './lib/gateway-child.ts';
+import { createBenchDatabase } from './lib/pg-database.ts';
+import { markdownTable, rssRow, throughputRow, writeJson, type Row } from './lib/report.ts';
+import { createBucket, directSide, fedgateSide, makeClient, type Side } from './lib/s3-targets.ts';
+import { GiB, KiB, MiB } from './lib/workload.ts';
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '..');
+
+interface Settings {
+  quick: boolean;
+  largeBytes: number;
+  smallOps: number;
+  smallBytes: number;
+  concurrency: number;
+  reps: number;
+  rounds: number;
+  rssBytes: number;
+  rssGoalBytes: number;
+  pgServerUrl: string;
+  cpuProfDir?: string;
+  timeoutS: number;
+  resultsFile: string;
+}
+
+function settingsFrom(env: NodeJS.ProcessEnv): Settings {
+  const quick = env.BENCH_QUICK === '1';
+  return {
+    quick,
+    largeBytes: quick ? 64 * MiB : 256 * MiB,
+    smallOps: quick ? 300 : 2000,
+    smallBytes: 4 * KiB,
+    concurrency: 32,
+    reps: 3,
+    rounds: 5,
+    rssBytes: quick ? 256 * MiB : 1 * GiB,
+    rssGoalBytes: 200 * MiB,
+    pgServerUrl: env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
+    cpuProfDir: env.BENCH_CPU_PROF === '1' ? path.join(REPO_ROOT, 'bench', 'results', 'profiles') : undefined,
+    timeoutS: Number(env.BENCH_TIMEOUT_S || 900),
+    resultsFile: path.join(REPO_ROOT, 'bench', 'results', 'latest.json'),
+  };
+}
+
+const log: Log = (msg) => process.stderr.write(`${msg}\n`);
+
+/**
+ * Run `fn` with a referenced timer alive. The s3rver helper unrefs its children, so
+ * awaiting their 'exit' holds no handle; with nothing else pending Node would end
+ * the process (status 0) in the middle of cleanup.
+ */
+async function keepAlive<T>(fn: () => Promise<T>): Promise<T> {
+  const t = setInterval(() => {}, 1000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(t);
+  }
+}
+
+/** Undo steps, run last-in first-out; each at most once, whether by phase end or by failure. */
+class Cleanup {
+  private readonly steps: { what: string; fn: () => Promise<unknown> }[] = [];
+  add(what: string, fn: () => Promise<unknown>): () => Promise<void> {
+    const step = { what, fn: () => keepAlive(fn) };
+    this.steps.push(step);
+    return async () => {
+      const i = this.steps.indexOf(step);
+      if (i < 0) return;
+      this.steps.splice(i, 1);
+      await step.fn();
+    };
+  }
+  async runAll(): Promise<void> {
+    while (this.steps.length > 0) {
+      const step = this.steps.pop()!;
+      await step.fn().catch((e: Error) => log(`cleanup: ${step.what} failed: ${e.message}`));
+    }
+  }
+}
+
+function size(bytes: number): string {
+  return bytes >= GiB ? `${bytes / GiB} GiB` : bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / KiB} KiB`;
+}
+
+async function gatewayWithDatabase(s: Settings, cleanup: Cleanup, defaultBackends: 'none' | 'local'): Promise<{ gw: GatewayChild; stop: () => Promise<void>; database: string }> {
+  const db = await createBenchDatabase(s.pgServerUrl);
+  const dropDb = db ? cleanup.add(`drop database ${db.name}`, () => db.drop()) : async () => {};
+  if (!db) log(`  PostgreSQL at ${new URL(s.pgServerUrl).host} unreachable: the gateway starts its embedded PostgreSQL`);
+  const gw = await startGatewayChild({ repoRoot: REPO_ROOT, databaseUrl: db?.url, defaultBackends, cpuProfDir: s.cpuProfDir });
+  const stopGw = cleanup.add(`stop gateway ${gw.pid}`, () => gw.stop());
+  log(`  fedgate serve (pid ${gw.pid}, FEDGATE_DEFAULT_BACKENDS=${defaultBackends}) ready at ${gw.endpoint}`);
+  return {
+    gw,
+    database: db ? `external (${db.name})` : 'embedded',
+    stop: async () => {
+      await stopGw();
+      await dropDb();
+    },
+  };
+}
+
+function clientFor(cleanup: Cleanup, ep: { endpoint: string; accessKeyId: string; secretAccessKey: string }): S3Client {
+  const c = makeClient(ep);
+  cleanup.add('destroy S3 client', async () => c.destroy());
+  return c;
+}
+
+/** What a phase hands back as it goes, so a later failure does not lose earlier rows. */
+interface Sink {
+  row(r: Row): void;
+  detail(key: string, value: unknown): void;
+}
+
+const PLACES = [
+  { region: 'eu-1', jurisdiction: 'EU', country: 'DE' },
+  { region: 'eu-2', jurisdiction: 'EU', country: 'FR' },
+  { region: 'us-1', jurisdiction: 'US', country: 'US' },
+];
+
+/** How many replicas of an object's chunks are in each state (ok, writing, missing, ...). */
+async function replicaStateCounts(gw: GatewayChild, bucket: string, key: string): Promise<Record<string, number>> {
+  const res = await gw.admin('GET', `/admin/replicas?tenant=root&bucket=${encodeURIComponent(bucket)}&key=${encodeURIComponent(key)}`);
+  if (res.status !== 200) return { [`HTTP ${res.status}`]: 1 };
+  const counts: Record<string, number> = {};
+  for (const part of res.json.parts as { replicas: { state: string }[] }[]) for (const r of part.replicas) counts[r.state] = (counts[r.state] ?? 0) + 1;
+  return counts;
+}
+
+async function s3Phase(s: Settings, cleanup: Cleanup, data: Buffer, payloads: Buffer[], out: Sink): Promise<void> {
+  log('S3 phase: three s3rver backends, direct SDK vs Fedgate');
+  const servers = await Promise.all([0, 1, 2].map(() => startS3rver()));
+  const stopServers = cleanup.add('stop s3rver backends', () => Promise.all(servers.map((srv) => srv.stop())));
+  const { gw, stop, database } = await gatewayWithDatabase(s, cleanup, 'none');
+  out.detail('s3.database', database);
+  for (const [i, srv] of servers.entries()) {
+    const body = { name: `s3rver-${PLACES[i].region}`, type: 's3', endpoint: srv.endpoint, accessKeyId: srv.accessKeyId, secretAccessKey: srv.secretAccessKey, provider: 's3rver', ...PLACES[i] };
+    const res = await gw.admin('POST', '/admin/add-storage', body);
+    if (res.status !== 201) throw new Error(`POST /admin/add-storage ${body.name}: HTTP ${res.status} ${JSON.stringify(res.json)}`);
+  }
+  const direct = servers.map((srv) => clientFor(cleanup, srv));
+  const fg = clientFor(cleanup, gw);
+  for (const c of direct) await createBucket(c, 'bench-direct');
+  await createBucket(fg, 'bench');
+  const directS = directSide(direct, 'bench-direct');
+  const fedgateS = fedgateSide(fg, 'bench');
+  const memory: Record<string, { rssMiB: number; hwmMiB: number }> = {};
+  const snap = (when: string) => {
+    const m = gw.memory();
+    memory[when] = { rssMiB: Math.round(m.rss / MiB), hwmMiB: Math.round(m.hwm / MiB) };
+  };
+  snap('ready');
+
+  // First, on a gateway that has done nothing else yet: the peak then belongs to this
+  // transfer, not to heap grown by the 32-way small-object load that comes later.
+  log(`  RSS phase: one ${size(s.rssBytes)} object through the gateway`);
+  // A pattern block of odd length, so a lost or repeated 1 MiB chunk changes the CRC.
+  const rss = await rssPhase(gw, fg, 'bench', s.rssBytes, randomBytes(MiB + 17), log);
+  out.detail('s3.rss', rss);
+  if (rss.putMiBps !== null) out.detail('s3.rss.replicaStates', await replicaStateCounts(gw, 'bench', 'rss-object'));
+  snap('after RSS phase');
+  // Listed after the throughput rows, in the issue's order, even if those fail.
+  try {
+    await s3Throughput(s, gw, directS, fedgateS, data, payloads, out, snap);
+  } finally {
+    out.row(rssRow(`gateway peak RSS, ${size(s.rssBytes)} PUT+GET`, rss.peakBytes, s.rssGoalBytes, rss.error));
+  }
+  // clear_refs was last written before the RSS phase, so this HWM spans everything since.
+  out.row(rssRow('gateway peak RSS, whole S3 phase (info)', gw.memory().hwm, null));
+  out.detail('s3.memory', memory);
+  await stop();
+  await stopServers();
+}
+
+async function s3Throughput(s: Settings, gw: GatewayChild, directS: Side, fedgateS: Side, data: Buffer, payloads: Buffer[], out: Sink, snap: (when: string) => void): Promise<void> {
+
+  const L = size(data.length);
+  const S = `${size(s.smallBytes)} ×${payloads.length} c=${s.concurrency}`;
+  log(`  large objects: ${L}, ${s.reps} reps after a warm-up`);
+  // Replica states right after each acknowledged PUT: the 2-of-3 quorum may answer
+  // before the third copy is done (or after cutting it loose for replication later).
+  const replicaStates: Record<string, Record<string, number>> = {};
+  const large = await largeCases(directS, fedgateS, data, s.reps, '', log, async (key) => {
+    replicaStates[key] = await replicaStateCounts(gw, 'bench', key);
+  });
+  out.detail('s3.large', large);
+  out.detail('s3.large.replicaStatesAfterPut', replicaStates);
+  log(`  replica states right after the large fedgate PUTs: ${JSON.stringify(replicaStates)}`);
+  out.row(throughputRow(`GET ${L}, s3rver ×3`, large.get, 0.9));
+  out.row(throughputRow(`PUT ${L}, s3rver ×3`, large.put, 0.8));
+  snap('after large');
+  log(`  small objects: ${payloads.length} × ${size(s.smallBytes)} per side, concurrency ${s.concurrency}, ${s.rounds} rounds`);
+  const small = await smallCases(directS, fedgateS, payloads, { concurrency: s.concurrency, rounds: s.rounds, warmOps: Math.min(200, payloads.length), prefix: '' }, log);
+  out.detail('s3.small', small);
+  out.row(throughputRow(`GET ${S}, s3rver ×3`, small.get, 0.5));
+  out.row(throughputRow(`PUT ${S}, s3rver ×3`, small.put, 0.5));
+  snap('after small');
+}
+
+async function localPhase(s: Settings, cleanup: Cleanup, data: Buffer, payloads: Buffer[], out: Sink): Promise<void> {
+  log('local phase: Fedgate over its three local-disk backends vs plain files');
+  const { gw, stop, database } = await gatewayWithDatabase(s, cleanup, 'local');
+  out.detail('local.database', database);
+  const fsRoot = await mkdtemp(path.join(os.tmpdir(), 'fedgate-bench-fs-'));
+  const rmFs = cleanup.add(`remove ${fsRoot}`, () => rm(fsRoot, { recursive: true, force: true }));
+  const fg = clientFor(cleanup, gw);
+  await createBucket(fg, 'bench');
+  const plain = await fsSide(['a', 'b', 'c'].map((d) => path.join(fsRoot, d)));
+  const fedgateS = fedgateSide(fg, 'bench');
+  const L = size(data.length);
+  const S = `${size(s.smallBytes)} ×${payloads.length} c=${s.concurrency}`;
+  const large = await largeCases(plain, fedgateS, data, s.reps, '', log);
+  out.detail('local.large', large);
+  out.row(throughputRow(`GET ${L}, local disk ×3 vs 1 file read`, large.get, null));
+  out.row(throughputRow(`PUT ${L}, local disk ×3 vs 3 files+fsync`, large.put, null));
+  const small = await smallCases(plain, fedgateS, payloads, { concurrency: s.concurrency, rounds: s.rounds, warmOps: Math.min(200, payloads.length), prefix: '' }, log);
+  out.detail('local.small', small);
+  out.row(throughputRow(`GET ${S}, local disk ×3 vs 1 file read`, small.get, null));
+  out.row(throughputRow(`PUT ${S}, local disk ×3 vs 3 files+fsync`, small.put, null));
+  await stop();
+  await rmFs();
+}
+
+async function main(): Promise<number> {
+  const s = settingsFrom(process.env);
+  const cleanup = new Cleanup();
+  const started = new Date();
+  // Other work on the machine moves every number; the load average says how much there was.
+  const loadStart = os.loadavg();
+  let aborting = false;
+  const onSignal = (sig: string) => {
+    aborting = true;
+    log(`${sig}: cleaning up`);
+    void cleanup.runAll().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const deadline = setTimeout(() => {
+    aborting = true;
+    log(`benchmark exceeded BENCH_TIMEOUT_S=${s.timeoutS}: cleaning up`);
+    void cleanup.runAll().finally(() => process.exit(2));
+  }, s.timeoutS * 1000);
+  deadline.unref();
+
+  const rows: Row[] = [];
+  const details: Record<string, unknown> = {};
+  const errors: string[] = [];
+  const sink: Sink = { row: (r) => rows.push(r), detail: (k, v) => (details[k] = v) };
+  try {
+    const data = randomBytes(s.largeBytes);
+    const pool = randomBytes(s.smallOps * s.smallBytes);
+    const payloads = Array.from({ length: s.smallOps }, (_, i) => pool.subarray(i * s.smallBytes, (i + 1) * s.smallBytes));
+    for (const [name, phase] of [
+      ['S3 phase', s3Phase],
+      ['local phase', localPhase],
+    ] as const) {
+      if (aborting) break;
+      try {
+        await phase(s, cleanup, data, payloads, sink);
+      } catch (e) {
+        errors.push(`${name}: ${(e as Error).stack ?? e}`);
+        log(`${name} FAILED: ${(e as Error).stack ?? e}`);
+        await cleanup.runAll();
+      }
+    }
+  } finally {
+    await cleanup.runAll();
+    clearTimeout(deadline);
+  }
+  const finished = new Date();
+  process.stdout.write(markdownTable(rows) + '\n');
+  const phaseFailures = errors.length;
+  for (const r of rows) if (r.error) errors.push(`${r.case}: ${r.error}`);
+  if (phaseFailures > 0) process.stdout.write(`\n${phaseFailures} phase(s) failed; see stderr and ${path.relative(process.cwd(), s.resultsFile)}\n`);
+  await writeJson(s.resultsFile, {
+    startedAt: started.toISOString(),
+    durationS: (finished.getTime() - started.getTime()) / 1000,
+    node: process.version,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    loadavg: { start: loadStart, end: os.loadavg() },
+    settings: { ...s, pgServerUrl: undefined },
+    rows,
+    details,
+    errors,
+  });
+  log(`load average (1/5/15 min) at start ${loadStart.map((x) => x.toFixed(1)).join('/')}, at end ${os.loadavg().map((x) => x.toFixed(1)).join('/')} on ${os.cpus().length} CPUs`);
+  log(`results: ${s.resultsFile} (${((finished.getTime() - started.getTime()) / 1000).toFixed(0)} s)`);
+  return errors.length > 0 ? 1 : 0;
+}
+
+// Node exits with status 0 when the event loop runs dry while a promise is still
+// pending; that would be a silent, table-less "success". Say so and fail instead.
+let finished = false;
+process.on('beforeExit', () => {
+  if (finished) return;
+  log(`bench: the event loop ran dry before the run finished (a pending operation holds no handle); active resources: ${process.getActiveResourcesInfo().join(', ')}`);
+  process.exitCode = 3;
+  finished = true;
+});
+
+main().then(
+  (code) => {
+    finished = true;
+    process.exit(code);
+  },
+  (e: Error) => {
+    log(`bench: ${e.stack ?? e.message}`);
+    process.exit(1);
+  },
+);
