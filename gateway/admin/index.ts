@@ -23,6 +23,8 @@ export interface AdminDeps {
   /** Create a tenant key pair (generated when not given); returns the pair. */
   addTenantKey(tenantId: string, pair?: { accessKeyId: string; secretAccessKey: string }): Promise<{ accessKeyId: string; secretAccessKey: string }>;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** Routes of other applications (e.g. the AI proxy's /admin/ai/*), tried after the bearer check; true = handled. */
+  extraRoutes?: Array<(req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean>>;
 }
 
 const TENANT_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
@@ -68,6 +70,7 @@ async function route(deps: AdminDeps, req: http.IncomingMessage, res: http.Serve
   const auth = req.headers.authorization ?? '';
   const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
   if (!token || !deps.checkAdminToken(token)) throw new AdminError(401, 'Unauthorized', 'a valid admin bearer token is required');
+  for (const extra of deps.extraRoutes ?? []) if (await extra(req, res, url)) return;
 
   if (p === '/admin/add-storage' && m === 'POST') return sendJson(res, 201, await addStorage(deps, await readJson(req)));
   if (p === '/admin/storage' && m === 'GET') return sendJson(res, 200, await listStorage(deps));

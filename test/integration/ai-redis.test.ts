@@ -1,0 +1,107 @@
+// Two AI proxy instances sharing one Redis (REDIS_URL): rate limits and mask tables
+// hold across instances. Skipped when no redis-server binary is installed.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import OpenAI from 'openai';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg.ts';
+import { startMockLlm, chatJson, type MockLlm } from '../helpers/mock-llm.ts';
+import { createVault } from '../../shared/vault/index.ts';
+import { createAuditLog, type AuditLog } from '../../shared/audit/index.ts';
+import { createLogger } from '../../shared/observability/logger.ts';
+import { createDetector } from '../../ai-proxy/detection/index.ts';
+import { openAiState, startAiProxy, type AiProxy } from '../../ai-proxy/main.ts';
+import type { Kv } from '../../ai-proxy/kv.ts';
+
+const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('AI proxy on Redis, two instances', { skip: hasRedis ? false : 'redis-server is not installed' }, () => {
+  let redis: ChildProcess;
+  let db: TestDatabase;
+  let audit: AuditLog;
+  let mock: MockLlm;
+  const proxies: AiProxy[] = [];
+  const kvs: Kv[] = [];
+  const stores: Array<{ close(): Promise<void> }> = [];
+  let token = '';
+  let tokenId = '';
+
+  before(async () => {
+    const port = await freePort();
+    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      const ok = await new Promise<boolean>((r) => {
+        const c = net.connect(port, '127.0.0.1', () => (c.end(), r(true)));
+        c.on('error', () => r(false));
+      });
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    db = await createTestDatabase();
+    audit = createAuditLog(db.pool, { flushMs: 20 });
+    const vault = createVault(randomBytes(32));
+    mock = await startMockLlm();
+    const log = createLogger('silent');
+    for (let i = 0; i < 2; i++) {
+      const { store, kv } = openAiState({ pool: db.pool, vault, redisUrl: `redis://127.0.0.1:${port}` });
+      kvs.push(kv);
+      stores.push(store);
+      if (i === 0) {
+        await store.addUpstream({ name: 'oa', provider: 'openai', baseUrl: `${mock.url}/v1`, apiKey: 'sk-upstream-key-for-redis-test-000' });
+        ({ token, id: tokenId } = await store.issueToken({ name: 'shared', upstreams: ['oa'], policy: { rpm: 3 } }));
+      }
+      proxies.push(await startAiProxy({ store, kv, audit, log, createDetector }, { port: 0, host: '127.0.0.1' }));
+    }
+  });
+
+  after(async () => {
+    for (const p of proxies) await p.close(100);
+    for (const s of stores) await s.close();
+    for (const k of kvs) await k.close();
+    await mock?.close();
+    await audit?.close().catch(() => {});
+    await db?.drop();
+    redis?.kill('SIGTERM');
+  });
+
+  const client = (i: number) => new OpenAI({ apiKey: token, baseURL: `http://127.0.0.1:${proxies[i].port}/v1`, maxRetries: 0 });
+
+  it('a placeholder allocated by one instance is reused and restored by the other', async () => {
+    const first = 'contact dave@example.com today';
+    mock.respond((r) => ({ json: chatJson(`noted ${r.json.messages.at(-1).content}`) }));
+    const a = await client(0).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: first }] });
+    assert.equal(a.choices[0].message.content, `noted ${first}`);
+    const b = await client(1).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [
+        { role: 'user', content: first },
+        { role: 'assistant', content: a.choices[0].message.content! },
+        { role: 'user', content: 'and erin@example.com too' },
+      ],
+    });
+    mock.respond(null);
+    const sent = mock.received.at(-1)!.json.messages;
+    assert.equal(sent[0].content, 'contact EMAIL_001 today');
+    assert.equal(sent[2].content, 'and EMAIL_002 too');
+    assert.equal(b.choices[0].message.content, 'noted and erin@example.com too');
+  });
+
+  it('the per-minute request limit counts requests on both instances', async () => {
+    // Fixed one-minute windows: keep the three counted requests inside one.
+    if (Date.now() % 60_000 > 55_000) await new Promise((r) => setTimeout(r, 60_000 - (Date.now() % 60_000) + 50));
+    // Fill the window up to the limit, alternating instances; the next request is refused.
+    const used = Number(await kvs[0].getNum(`fg:rl:req:${tokenId}:${Math.floor(Date.now() / 60_000)}`));
+    for (let i = used; i < 3; i++) await client(i % 2).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    await assert.rejects(client(0).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }), (e: any) => e.status === 429);
+  });
+});
