@@ -13,6 +13,9 @@ import { BackendSet, type LiveBackend } from './backends.ts';
 
 export { BackendSet, type LiveBackend, type DriverFactory } from './backends.ts';
 
+/** How long a write waits, after its quorum, for the remaining copies before it commits without them. */
+export const STRAGGLER_GRACE_MS = 20;
+
 export interface DataPlaneDeps {
   store: MetadataStore;
   backends: BackendSet;
@@ -124,11 +127,16 @@ export class DataPlane {
     }
     // A failed target may have lost its physical bucket (a backend wiped and restarted): check again next time.
     for (const f of result.failed) this.ensured.delete(`${opts.bucket.id}:${f.backendId}`);
+    // The last copy usually lands within milliseconds of the quorum: give it a short grace so
+    // its state goes into the same commit instead of a transaction of its own. A slow or hung
+    // target is still left behind after the grace, so the answer still comes at W.
+    const late = await Promise.race([result.stragglers, new Promise<null>((r) => setTimeout(() => r(null), STRAGGLER_GRACE_MS))]);
     const states = new Map<string, BlobState>();
     for (const t of targets) states.set(t.row.id, 'writing');
     for (const id of result.acked) states.set(id, 'ok');
     for (const f of result.failed) states.set(f.backendId, 'missing');
     for (const id of preFailed) states.set(id, 'missing');
+    for (const o of late ?? []) states.set(o.backendId, o.ok ? 'ok' : 'missing');
     const sealed: SealedChunk = {
       chunkId,
       size: result.size,
@@ -137,15 +145,17 @@ export class DataPlane {
       blobStates: [...states].map(([backendId, state]) => ({ backendId, state })),
     };
     const settle = (committed: boolean) => {
-      void result.stragglers.then(async (late) => {
+      void result.stragglers.then(async () => {
         if (!committed) {
           await this.removeChunk(chunkId).catch((e) => this.d.log.warn({ chunkId, err: (e as Error).message }, 'cleanup of an uncommitted chunk failed; GC will retry'));
           return;
         }
-        let repair = result.failed.length > 0 || preFailed.length > 0;
-        for (const s of late) {
-          await this.d.store.setBlobState(chunkId, s.backendId, s.ok ? 'ok' : 'missing').catch(() => {});
-          if (!s.ok) repair = true;
+        let repair = result.failed.length > 0 || preFailed.length > 0 || (late ?? []).some((o) => !o.ok);
+        if (late === null) {
+          for (const o of await result.stragglers) {
+            await this.d.store.setBlobState(chunkId, o.backendId, o.ok ? 'ok' : 'missing').catch(() => {});
+            if (!o.ok) repair = true;
+          }
         }
         if (repair) await this.d.enqueueRepair(chunkId).catch((e) => this.d.log.error({ chunkId, err: (e as Error).message }, 'could not enqueue repair; the healer will find it'));
       });
