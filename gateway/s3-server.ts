@@ -48,6 +48,7 @@ async function serve(ctx: GatewayContext, req: http.IncomingMessage, res: http.S
   let result: HandlerResult | undefined;
   let errorCode: string | undefined;
   let corsBucket: string | undefined;
+  let verifier: ReturnType<typeof createPayloadVerifier> | undefined;
   try {
     const { op, query } = parseOperation({ method: req.method ?? 'GET', rawPath, rawQuery, host: req.headers.host, headers: req.headers }, { domain: ctx.options.domain });
     opName = op.kind === 'NotImplemented' ? op.name : op.kind;
@@ -75,7 +76,6 @@ async function serve(ctx: GatewayContext, req: http.IncomingMessage, res: http.S
       if (op.kind === 'NotImplemented') {
         throw new S3Error('NotImplemented', `${op.name} is not implemented by Fedgate`);
       }
-      let verifier: ReturnType<typeof createPayloadVerifier> | undefined;
       const s3req: S3Request = {
         id,
         method: req.method ?? 'GET',
@@ -123,6 +123,17 @@ async function serve(ctx: GatewayContext, req: http.IncomingMessage, res: http.S
   }
   // Actual cross-origin requests get the matching rule's Access-Control-* headers (userguide/cors.html).
   if (corsBucket !== undefined && tenantId && req.headers.origin !== undefined) await applyCorsHeaders(ctx, tenantId, corsBucket, req.method ?? 'GET', req.headers, result);
+  if (!req.complete && !req.destroyed) {
+    // The answer came before the whole body (an error, or a 503 from a failed quorum): stop
+    // feeding the verifier nobody reads any more, drain what the client still sends so it can
+    // read the answer, and don't reuse the connection (S3 closes it too).
+    if (verifier) {
+      req.unpipe(verifier);
+      verifier.destroy();
+    }
+    req.resume();
+    result.headers = { ...result.headers, connection: 'close' };
+  }
   await send(req, res, result, ctx, id);
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   ctx.observe?.(opName, result.status, ms / 1000);
@@ -157,6 +168,4 @@ async function send(req: http.IncomingMessage, res: http.ServerResponse, result:
     ctx.log.warn({ reqId: id, err: (err as Error).message }, 'response stream failed');
     res.destroy();
   }
-  // Drain an unread request body so keep-alive connections stay usable, unless it is huge.
-  if (!req.complete && !req.destroyed) req.resume();
 }

@@ -8,7 +8,8 @@ import { S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, Head
 import { startTestFedgate, eventually, type TestFedgate } from '../helpers/fedgate.ts';
 import { startS3rver, startMoto, motoUnavailable, type S3ServerHandle } from '../helpers/s3-servers.ts';
 
-const TIMEOUT_MS = 2000;
+// Generous enough that CPU starvation under a parallel test run is not mistaken for a hung backend.
+const TIMEOUT_MS = 4000;
 let fg: TestFedgate;
 let s3: S3Client;
 const servers: Record<string, S3ServerHandle> = {};
@@ -54,6 +55,11 @@ async function replicas(key: string): Promise<Record<string, string>> {
 
 async function waitAllOk(key: string): Promise<void> {
   await eventually(`3 ok replicas of ${key}`, async () => Object.values(await replicas(key)).filter((s) => s === 'ok').length === 3, 60_000);
+}
+
+/** Backends restarted by an earlier test are back in the pool (the health pinger has seen them). */
+async function allHealthy(): Promise<void> {
+  await eventually('all three backends healthy', async () => (await fg.admin('GET', '/admin/storage')).json.backends.every((b: any) => b.healthy), 30_000);
 }
 
 async function read(key: string): Promise<Buffer> {
@@ -103,9 +109,13 @@ test('with one backend stopped a PUT succeeds, and the missing copy is created w
   try {
     const data = randomBytes(100 * 1024);
     await s3.send(new PutObjectCommand({ Bucket: 'fed', Key: 'one-down', Body: data }));
-    const states = await replicas('one-down');
+    // The failed copy is recorded as missing (at commit, or a moment later when its refusal
+    // came after the quorum), while the two others are ok.
+    const states = await eventually('be-b recorded as missing', async () => {
+      const s = await replicas('one-down');
+      return s['be-b'] === 'missing' ? s : null;
+    }, 10_000);
     assert.equal(Object.values(states).filter((s) => s === 'ok').length, 2);
-    assert.equal(states['be-b'], 'missing');
     assert.ok((await read('one-down')).equals(data));
   } finally {
     await servers.b.restart();
@@ -117,7 +127,8 @@ test('with two backends stopped a PUT answers 503 and no object appears', async 
   await servers.b.kill();
   await servers.c.kill();
   try {
-    const e = await errorOf(s3.send(new PutObjectCommand({ Bucket: 'fed', Key: 'two-down', Body: randomBytes(1000) })));
+    // 4 MiB: more than the socket buffers hold, so the 503 must come while the body is still arriving.
+    const e = await errorOf(s3.send(new PutObjectCommand({ Bucket: 'fed', Key: 'two-down', Body: randomBytes(4 * 1024 * 1024) })));
     assert.equal(e.status, 503);
     assert.match(e.name, /ServiceUnavailable|SlowDown/);
     assert.equal((await errorOf(s3.send(new HeadObjectCommand({ Bucket: 'fed', Key: 'two-down' })))).status, 404);
@@ -144,6 +155,7 @@ test('a GET succeeds while any one replica lives', async () => {
 });
 
 test('a hung backend (SIGSTOP) becomes a failed target: the PUT answers within the timeout and heals after SIGCONT', async () => {
+  await allHealthy();
   servers.c.pause();
   const data = randomBytes(200 * 1024);
   const t0 = Date.now();
@@ -159,11 +171,12 @@ test('a hung backend (SIGSTOP) becomes a failed target: the PUT answers within t
 });
 
 test('with two hung backends a PUT fails with 503 within a bounded time instead of hanging', async () => {
+  await allHealthy();
   servers.b.pause();
   servers.c.pause();
   const t0 = Date.now();
   try {
-    const e = await errorOf(s3.send(new PutObjectCommand({ Bucket: 'fed', Key: 'hung-two', Body: randomBytes(1000) })));
+    const e = await errorOf(s3.send(new PutObjectCommand({ Bucket: 'fed', Key: 'hung-two', Body: randomBytes(4 * 1024 * 1024) })));
     assert.equal(e.status, 503);
     assert.ok(Date.now() - t0 < TIMEOUT_MS * 5, 'bounded by the backend timeout');
   } finally {
