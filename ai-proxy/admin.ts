@@ -2,6 +2,7 @@
 // listener behind its bearer check through AdminDeps.extraRoutes. Answers use the
 // admin API's { error, message } shape. Provider keys and virtual tokens are write-only:
 // a token is shown once in the 201 answer and never again.
+import { HttpError, readJson, sendJson } from '../shared/http/json.ts';
 import type http from 'node:http';
 import type { AiStore, Provider, TokenPolicy } from './store.ts';
 import type { Action } from './detection/types.ts';
@@ -13,42 +14,15 @@ const PROVIDERS = new Set<Provider>(['openai', 'anthropic', 'openai-compatible']
 const ACTIONS = new Set<Action>(['BLOCK', 'REDACT', 'MASK', 'WARN', 'ALLOW']);
 const APPLIES = new Set(['request', 'response', 'both']);
 
-class BadRequest extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
 function reply(res: http.ServerResponse, status: number, body: unknown): true {
-  const s = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s) });
-  res.end(s);
+  sendJson(res, status, body);
   return true;
 }
 
-async function json(req: http.IncomingMessage): Promise<Record<string, any>> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of req) {
-    n += (c as Buffer).length;
-    if (n > 256 * 1024) throw new BadRequest(413, 'BodyTooLarge', 'JSON bodies are limited to 256 KiB');
-    chunks.push(c as Buffer);
-  }
-  try {
-    const v = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-    if (v && typeof v === 'object' && !Array.isArray(v)) return v;
-  } catch {
-    /* answered below */
-  }
-  throw new BadRequest(400, 'MalformedJSON', 'The request body must be a JSON object');
-}
+const json = (req: http.IncomingMessage) => readJson(req, 256 * 1024);
 
 function need(v: unknown, name: string, ok: (v: unknown) => boolean, what: string): any {
-  if (!ok(v)) throw new BadRequest(400, 'InvalidArgument', `"${name}" must be ${what}`);
+  if (!ok(v)) throw new HttpError(400, 'InvalidArgument', `"${name}" must be ${what}`);
   return v;
 }
 
@@ -66,7 +40,7 @@ function policyOf(v: unknown): TokenPolicy {
   if (p.webhookUrl !== undefined) need(p.webhookUrl, 'policy.webhookUrl', (x) => typeof x === 'string' && /^https?:\/\//.test(x), 'an http(s) URL');
   for (const k of ['shadow', 'requireApproval']) if (p[k] !== undefined) need(p[k], `policy.${k}`, (x) => typeof x === 'boolean', 'a boolean');
   const known = new Set(['ipAllow', 'hours', 'rpm', 'tpm', 'spendCapUsd', 'shadow', 'requireApproval', 'approvalTimeoutMs', 'webhookUrl']);
-  for (const k of Object.keys(p)) if (!known.has(k)) throw new BadRequest(400, 'InvalidArgument', `unknown policy field "${k}"`);
+  for (const k of Object.keys(p)) if (!known.has(k)) throw new HttpError(400, 'InvalidArgument', `unknown policy field "${k}"`);
   return p as TokenPolicy;
 }
 
@@ -90,7 +64,7 @@ export function createAiAdminRoutes(deps: { store: AiStore }): AdminRoute {
       const b = await json(req);
       const name = need(b.name, 'name', (x) => typeof x === 'string' && x.length > 0 && x.length <= 200, 'a non-empty string');
       const upstreams: string[] = need(b.upstreams, 'upstreams', (x) => isStrArray(x) && (x as string[]).length > 0, 'a non-empty array of upstream names');
-      for (const u of upstreams) if (!(await store.getUpstream(u))) throw new BadRequest(400, 'NoSuchUpstream', `no upstream named "${u}"`);
+      for (const u of upstreams) if (!(await store.getUpstream(u))) throw new HttpError(400, 'NoSuchUpstream', `no upstream named "${u}"`);
       const models = b.models === undefined || b.models === null ? undefined : need(b.models, 'models', isStrArray, 'an array of model names');
       const expiresAt = b.expiresAt === undefined ? undefined : new Date(need(b.expiresAt, 'expiresAt', (x) => typeof x === 'string' && !Number.isNaN(Date.parse(x)), 'an ISO 8601 time'));
       const t = await store.issueToken({ name, upstreams, models, policy: policyOf(b.policy), expiresAt });
@@ -102,7 +76,7 @@ export function createAiAdminRoutes(deps: { store: AiStore }): AdminRoute {
     }
     let mm = /^\/admin\/ai\/tokens\/([^/]+)$/.exec(p);
     if (mm && m === 'DELETE') {
-      if (!(await store.revokeToken(decodeURIComponent(mm[1])))) throw new BadRequest(404, 'NoSuchToken', 'no such token');
+      if (!(await store.revokeToken(decodeURIComponent(mm[1])))) throw new HttpError(404, 'NoSuchToken', 'no such token');
       res.writeHead(204).end();
       return true;
     }
@@ -113,7 +87,7 @@ export function createAiAdminRoutes(deps: { store: AiStore }): AdminRoute {
       try {
         new RegExp(pattern, 'g');
       } catch (e) {
-        throw new BadRequest(400, 'InvalidArgument', `"pattern" is not a valid regular expression: ${(e as Error).message}`);
+        throw new HttpError(400, 'InvalidArgument', `"pattern" is not a valid regular expression: ${(e as Error).message}`);
       }
       const action = need(b.action, 'action', (x) => ACTIONS.has(x as Action), 'BLOCK, REDACT, MASK, WARN or ALLOW');
       const appliesTo = need(b.appliesTo ?? 'both', 'appliesTo', (x) => APPLIES.has(x as string), 'request, response or both');
@@ -129,18 +103,18 @@ export function createAiAdminRoutes(deps: { store: AiStore }): AdminRoute {
     if (mm && m === 'POST') {
       const id = decodeURIComponent(mm[1]);
       const existing = /^[0-9a-f-]{36}$/i.test(id) ? await store.getApproval(id) : null;
-      if (!existing) throw new BadRequest(404, 'NoSuchApproval', 'no such approval');
+      if (!existing) throw new HttpError(404, 'NoSuchApproval', 'no such approval');
       const decided = await store.decideApproval(id, mm[2] === 'approve' ? 'approved' : 'rejected');
-      if (!decided) throw new BadRequest(409, 'AlreadyDecided', `the approval is already ${existing.status}`);
+      if (!decided) throw new HttpError(409, 'AlreadyDecided', `the approval is already ${existing.status}`);
       return reply(res, 200, { id, status: decided.status });
     }
-    throw new BadRequest(404, 'NotFound', `no route ${m} ${p}`);
+    throw new HttpError(404, 'NotFound', `no route ${m} ${p}`);
   }
   return async (req, res, url) => {
     try {
       return await route(req, res, url);
     } catch (e) {
-      if (e instanceof BadRequest) return reply(res, e.status, { error: e.code, message: e.message });
+      if (e instanceof HttpError) return reply(res, e.status, { error: e.code, message: e.message });
       throw e;
     }
   };

@@ -16,6 +16,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { s3Error } from '../helpers/s3-error.ts';
 import { startTestFedgate, type TestFedgate } from '../helpers/fedgate.ts';
 
 let fg: TestFedgate;
@@ -31,15 +32,6 @@ after(async () => {
   await fg?.stop();
 });
 
-async function s3Error(p: Promise<unknown>): Promise<{ name: string; status?: number }> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof S3ServiceException) return { name: e.name, status: e.$metadata.httpStatusCode };
-    throw e;
-  }
-  assert.fail('expected an S3 error');
-}
 
 const PRECONDITION = { name: 'PreconditionFailed', status: 412 };
 

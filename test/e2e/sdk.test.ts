@@ -10,6 +10,7 @@ import {
   UploadPartCommand, CompleteMultipartUploadCommand, HeadBucketCommand, GetBucketLocationCommand, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { s3Error } from '../helpers/s3-error.ts';
 import { startTestFedgate, type TestFedgate } from '../helpers/fedgate.ts';
 
 let fg: TestFedgate;
@@ -22,15 +23,6 @@ before(async () => {
 });
 after(async () => fg?.stop());
 
-async function s3Error(p: Promise<unknown>): Promise<{ name: string; status?: number }> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof S3ServiceException) return { name: e.name, status: e.$metadata.httpStatusCode };
-    throw e;
-  }
-  assert.fail('expected an S3 error');
-}
 
 test('PutObject with a stream body (aws-chunked + CRC32 trailer) stores exactly the bytes', async () => {
   const data = randomBytes(3 * 1024 * 1024 + 17);

@@ -6,8 +6,9 @@ import {
   S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, HeadObjectCommand, CopyObjectCommand, GetObjectTaggingCommand,
   PutObjectTaggingCommand, DeleteObjectTaggingCommand, PutBucketTaggingCommand, GetBucketTaggingCommand, DeleteBucketTaggingCommand,
   GetBucketCorsCommand, DeleteBucketCorsCommand, PutBucketCorsCommand, CreateMultipartUploadCommand, UploadPartCommand,
-  CompleteMultipartUploadCommand, S3ServiceException,
+  CompleteMultipartUploadCommand,
 } from '@aws-sdk/client-s3';
+import { s3Error } from '../helpers/s3-error.ts';
 import { startTestFedgate, type TestFedgate } from '../helpers/fedgate.ts';
 import { availableAwsClis, runAws } from '../helpers/aws-cli.ts';
 
@@ -22,15 +23,6 @@ before(async () => {
 });
 after(async () => fg?.stop());
 
-async function s3Error(p: Promise<unknown>): Promise<{ name: string; status?: number }> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof S3ServiceException) return { name: e.name, status: e.$metadata.httpStatusCode };
-    throw e;
-  }
-  assert.fail('expected an S3 error');
-}
 
 test('PutObject with Tagging stores the tags; GetObject reports x-amz-tagging-count', async () => {
   await s3.send(new PutObjectCommand({ Bucket: 'tags', Key: 'a.txt', Body: 'a', Tagging: 'project=blue&owner=ana%20b' }));

@@ -4,7 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, GetObjectCommand as DirectGet, S3ServiceException } from '@aws-sdk/client-s3';
+import { S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { s3Error } from '../helpers/s3-error.ts';
 import { startTestFedgate, eventually, type TestFedgate } from '../helpers/fedgate.ts';
 import { startS3rver, startMoto, motoUnavailable, type S3ServerHandle } from '../helpers/s3-servers.ts';
 
@@ -67,15 +68,6 @@ async function read(key: string): Promise<Buffer> {
   return Buffer.from(await r.Body!.transformToByteArray());
 }
 
-async function errorOf(p: Promise<unknown>): Promise<{ name: string; status?: number }> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof S3ServiceException) return { name: e.name, status: e.$metadata.httpStatusCode };
-    throw e;
-  }
-  assert.fail('expected an error');
-}
 
 test('add-storage refuses a backend it cannot reach, with the reason', async () => {
   const r = await fg.admin('POST', '/admin/add-storage', { name: 'ghost', type: 's3', endpoint: 'http://127.0.0.1:1', accessKeyId: 'x', secretAccessKey: 'y', region: 'eu-1' });
@@ -99,7 +91,7 @@ test('a PUT lands on all three backends, under opaque physical names', async () 
   // The bytes really are on each backend: read one copy straight from its server.
   const direct = new S3Client({ endpoint: servers.b.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: servers.b.accessKeyId, secretAccessKey: servers.b.secretAccessKey } });
   const rep = r.json.parts[0].replicas.find((x: any) => x.backend === 'be-b');
-  const got = await direct.send(new DirectGet({ Bucket: rep.physicalBucket, Key: rep.physicalKey }));
+  const got = await direct.send(new GetObjectCommand({ Bucket: rep.physicalBucket, Key: rep.physicalKey }));
   assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(data));
   direct.destroy();
 });
@@ -128,10 +120,10 @@ test('with two backends stopped a PUT answers 503 and no object appears', async 
   await servers.c.kill();
   try {
     // 4 MiB: more than the socket buffers hold, so the 503 must come while the body is still arriving.
-    const e = await errorOf(s3.send(new PutObjectCommand({ Bucket: 'fed', Key: 'two-down', Body: randomBytes(4 * 1024 * 1024) })));
+    const e = await s3Error(s3.send(new PutObjectCommand({ Bucket: 'fed', Key: 'two-down', Body: randomBytes(4 * 1024 * 1024) })));
     assert.equal(e.status, 503);
     assert.match(e.name, /ServiceUnavailable|SlowDown/);
-    assert.equal((await errorOf(s3.send(new HeadObjectCommand({ Bucket: 'fed', Key: 'two-down' })))).status, 404);
+    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'fed', Key: 'two-down' })))).status, 404);
     const list = await s3.send(new ListObjectsV2Command({ Bucket: 'fed', Prefix: 'two-down' }));
     assert.equal(list.KeyCount, 0);
   } finally {
@@ -176,12 +168,12 @@ test('with two hung backends a PUT fails with 503 within a bounded time instead 
   servers.c.pause();
   const t0 = Date.now();
   try {
-    const e = await errorOf(s3.send(new PutObjectCommand({ Bucket: 'fed', Key: 'hung-two', Body: randomBytes(4 * 1024 * 1024) })));
+    const e = await s3Error(s3.send(new PutObjectCommand({ Bucket: 'fed', Key: 'hung-two', Body: randomBytes(4 * 1024 * 1024) })));
     assert.equal(e.status, 503);
     assert.ok(Date.now() - t0 < TIMEOUT_MS * 5, 'bounded by the backend timeout');
   } finally {
     servers.b.resume();
     servers.c.resume();
   }
-  assert.equal((await errorOf(s3.send(new HeadObjectCommand({ Bucket: 'fed', Key: 'hung-two' })))).status, 404);
+  assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'fed', Key: 'hung-two' })))).status, 404);
 });
