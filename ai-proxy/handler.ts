@@ -1,6 +1,7 @@
 // One AI request, end to end: authenticate the virtual token, run the policy chain,
 // scan and rewrite the request, call the upstream with the real key, guard the answer
 // (streamed or not), account usage and cost, write one audit entry.
+import { HttpError as ProxyError } from '../shared/http/json.ts';
 import type http from 'node:http';
 import type { Logger } from '../shared/observability/logger.ts';
 import type { AuditEvent } from '../shared/audit/index.ts';
@@ -36,15 +37,8 @@ export interface AiProxyDeps {
   maxBodyBytes?: number;
 }
 
-export class ProxyError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
+/** A refusal with an HTTP status and a code, rendered in the caller's provider format. */
+export { HttpError as ProxyError } from '../shared/http/json.ts';
 
 function presentedToken(req: http.IncomingMessage): string {
   const auth = req.headers.authorization ?? '';
