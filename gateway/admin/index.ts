@@ -111,6 +111,14 @@ async function route(deps: AdminDeps, req: http.IncomingMessage, res: http.Serve
     const pair = await deps.addTenantKey(tenant.id);
     return sendJson(res, 201, { name: tenant.name, ...pair });
   }
+  if (p === '/admin/audit/verify' && m === 'GET') {
+    // Walk the hash chain (PRODUCT.md §5.3): pending entries are appended first so they are covered.
+    await deps.audit.flush();
+    const fromId = Number(url.searchParams.get('fromId') ?? '') || undefined;
+    const limit = Number(url.searchParams.get('limit') ?? '') || undefined;
+    const r = await deps.audit.verify({ fromId, limit });
+    return sendJson(res, r.ok ? 200 : 409, r);
+  }
   if (p === '/admin/replicas' && m === 'GET') {
     const tenantName = url.searchParams.get('tenant') ?? 'root';
     const bucketName = url.searchParams.get('bucket') ?? '';

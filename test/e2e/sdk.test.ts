@@ -216,3 +216,20 @@ test('PutObject with a wrong trailing checksum answers BadDigest and leaves no o
   for (let i = 0; i < 50 && (await fg.rt.pool.query('SELECT count(*)::int AS n FROM chunks')).rows[0].n !== chunksBefore; i++) await new Promise((r) => setTimeout(r, 100));
   assert.equal((await fg.rt.pool.query('SELECT count(*)::int AS n FROM chunks')).rows[0].n, chunksBefore);
 });
+
+test('the audit chain of S3 requests verifies through the admin API, and a tampered entry is reported', async () => {
+  await s3.send(new PutObjectCommand({ Bucket: 'sdk', Key: 'audited', Body: 'a' }));
+  const ok = await fg.admin('GET', '/admin/audit/verify');
+  assert.equal(ok.status, 200, JSON.stringify(ok.json));
+  assert.equal(ok.json.ok, true);
+  assert.ok(ok.json.checked > 0);
+  const { rows } = await fg.rt.pool.query<{ id: number }>("SELECT id FROM audit_log WHERE plane = 's3' AND resource = '/sdk/audited' ORDER BY id DESC LIMIT 1");
+  // Tampering needs the superuser to lift the append-only trigger first, as an attacker with DB access would.
+  await fg.rt.pool.query('ALTER TABLE audit_log DISABLE TRIGGER USER');
+  await fg.rt.pool.query("UPDATE audit_log SET result = '403' WHERE id = $1", [rows[0].id]);
+  await fg.rt.pool.query('ALTER TABLE audit_log ENABLE TRIGGER USER');
+  const bad = await fg.admin('GET', '/admin/audit/verify');
+  assert.equal(bad.status, 409);
+  assert.equal(bad.json.ok, false);
+  assert.equal(bad.json.brokenAt, rows[0].id);
+});
