@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseOperation } from './router/index.ts';
-import { authenticate, createPayloadVerifier } from './sigv4/index.ts';
+import { authenticate, createPayloadVerifier, SigningKeyCache } from './sigv4/index.ts';
 import { toS3Error } from './error-mapping.ts';
 import { S3Error, errorHasBody, renderErrorXml } from './s3-errors.ts';
 import type { GatewayContext } from './context.ts';
@@ -24,8 +24,10 @@ function decodeResource(rawPath: string): string {
 }
 
 export function createS3RequestListener(ctx: GatewayContext): http.RequestListener {
+  // Signing keys change once a day per key and region: derive each once, not per request.
+  const keyCache = new SigningKeyCache();
   return (req, res) => {
-    void serve(ctx, req, res);
+    void serve(ctx, keyCache, req, res);
   };
 }
 
@@ -34,7 +36,7 @@ function splitUrl(url: string): { rawPath: string; rawQuery: string } {
   return q < 0 ? { rawPath: url, rawQuery: '' } : { rawPath: url.slice(0, q), rawQuery: url.slice(q + 1) };
 }
 
-async function serve(ctx: GatewayContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function serve(ctx: GatewayContext, keyCache: SigningKeyCache, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const started = process.hrtime.bigint();
   const id = randomBytes(8).toString('hex').toUpperCase();
   res.setHeader('x-amz-request-id', id);
@@ -71,7 +73,7 @@ async function serve(ctx: GatewayContext, req: http.IncomingMessage, res: http.S
           tenantName = k.tenantName;
         }
         return k?.secret ?? null;
-      });
+      }, { keyCache });
       if (!tenantId) throw new S3Error('InvalidAccessKeyId');
       if (op.kind === 'NotImplemented') {
         throw new S3Error('NotImplemented', `${op.name} is not implemented by Fedgate`);

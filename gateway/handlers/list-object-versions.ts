@@ -6,16 +6,12 @@ import * as xml from '../s3-xml/index.ts';
 import { S3Error } from '../s3-errors.ts';
 import { requireBucket } from './bucket-lookup.ts';
 import { checkVersionId } from './versioning.ts';
+import { encodingType, pageSize } from './list-args.ts';
 
 export const listObjectVersions: Handler = async (ctx, req) => {
   const bucket = await requireBucket(ctx, req);
-  const maxRaw = req.query.get('max-keys');
-  if (maxRaw !== null && !/^\d+$/.test(maxRaw)) {
-    throw new S3Error('InvalidArgument', 'Provided max-keys not an integer or within integer range', { ArgumentName: 'max-keys', ArgumentValue: maxRaw });
-  }
-  const maxKeys = maxRaw === null ? 1000 : Math.min(Number(maxRaw), 1000);
-  const enc = req.query.get('encoding-type');
-  if (enc !== null && enc.toLowerCase() !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: enc });
+  const maxKeys = pageSize(req, 'max-keys');
+  const enc = encodingType(req);
   const prefix = req.query.get('prefix') ?? '';
   const delimiter = req.query.get('delimiter') || undefined;
   const keyMarker = req.query.get('key-marker') || undefined;
@@ -39,7 +35,7 @@ export const listObjectVersions: Handler = async (ctx, req) => {
       nextVersionIdMarker: r.nextVersionIdMarker,
       delimiter,
       maxKeys,
-      encodingType: enc !== null ? 'url' : undefined,
+      encodingType: enc,
       isTruncated: r.isTruncated,
       versions: r.versions,
       commonPrefixes: r.commonPrefixes,

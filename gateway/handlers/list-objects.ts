@@ -5,20 +5,7 @@ import type { GatewayContext } from '../context.ts';
 import * as xml from '../s3-xml/index.ts';
 import { S3Error } from '../s3-errors.ts';
 import { requireBucket } from './bucket-lookup.ts';
-
-function maxKeys(req: S3Request, name = 'max-keys'): number {
-  const raw = req.query.get(name);
-  if (raw === null) return 1000;
-  if (!/^\d+$/.test(raw)) throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, { ArgumentName: name, ArgumentValue: raw });
-  return Math.min(Number(raw), 1000);
-}
-
-function encodingType(req: S3Request): 'url' | undefined {
-  const e = req.query.get('encoding-type');
-  if (e === null) return undefined;
-  if (e.toLowerCase() !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: e });
-  return 'url';
-}
+import { encodingType, pageSize } from './list-args.ts';
 
 const TOKEN_PREFIX = 'fg1:';
 
@@ -41,7 +28,7 @@ async function list(ctx: GatewayContext, req: S3Request, after: string | undefin
 }
 
 export const listObjectsV2: Handler = async (ctx, req) => {
-  const limit = maxKeys(req);
+  const limit = pageSize(req, 'max-keys');
   const enc = encodingType(req);
   const token = req.query.get('continuation-token');
   const startAfter = req.query.get('start-after') ?? undefined;
@@ -69,7 +56,7 @@ export const listObjectsV2: Handler = async (ctx, req) => {
 };
 
 export const listObjectsV1: Handler = async (ctx, req) => {
-  const limit = maxKeys(req);
+  const limit = pageSize(req, 'max-keys');
   const enc = encodingType(req);
   const marker = req.query.get('marker') ?? undefined;
   const { bucket, prefix, delimiter, result } = await list(ctx, req, marker || undefined, limit);

@@ -11,6 +11,7 @@ import * as xml from '../s3-xml/index.ts';
 import { S3Error } from '../s3-errors.ts';
 import { validateObjectKey } from '../router/index.ts';
 import { requireBucket } from './bucket-lookup.ts';
+import { encodingType, pageSize } from './list-args.ts';
 import { header, metaFromHeaders, quoteEtag, unquoteEtag, parseRange, rejectUnsupportedWriteHeaders } from './object-headers.ts';
 import { receiveBody, MAX_OBJECT_PART_SIZE } from './write-body.ts';
 import { writeCondition } from './put-object.ts';
@@ -230,10 +231,8 @@ export const abortMultipartUpload: Handler = async (ctx, req) => {
 export const listParts: Handler = async (ctx, req) => {
   const { bucket, upload } = await requireUpload(ctx, req);
   const markerRaw = req.query.get('part-number-marker') ?? '0';
-  const maxRaw = req.query.get('max-parts') ?? '1000';
   if (!/^\d+$/.test(markerRaw)) throw new S3Error('InvalidArgument', 'Provided part-number-marker not an integer or within integer range', { ArgumentName: 'part-number-marker', ArgumentValue: markerRaw });
-  if (!/^\d+$/.test(maxRaw)) throw new S3Error('InvalidArgument', 'Provided max-parts not an integer or within integer range', { ArgumentName: 'max-parts', ArgumentValue: maxRaw });
-  const maxParts = Math.min(Number(maxRaw), 1000);
+  const maxParts = pageSize(req, 'max-parts');
   const r = await ctx.store.listUploadParts(bucket.id, upload.uploadId, { partNumberMarker: Number(markerRaw), maxParts });
   return {
     status: 200,
@@ -257,11 +256,8 @@ export const listParts: Handler = async (ctx, req) => {
 
 export const listMultipartUploads: Handler = async (ctx, req) => {
   const bucket = await requireBucket(ctx, req);
-  const maxRaw = req.query.get('max-uploads') ?? '1000';
-  if (!/^\d+$/.test(maxRaw)) throw new S3Error('InvalidArgument', 'Provided max-uploads not an integer or within integer range', { ArgumentName: 'max-uploads', ArgumentValue: maxRaw });
-  const maxUploads = Math.min(Number(maxRaw), 1000);
-  const enc = req.query.get('encoding-type');
-  if (enc !== null && enc.toLowerCase() !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: enc });
+  const maxUploads = pageSize(req, 'max-uploads');
+  const enc = encodingType(req);
   const input = {
     prefix: req.query.get('prefix') ?? undefined,
     delimiter: req.query.get('delimiter') || undefined,
@@ -276,7 +272,7 @@ export const listMultipartUploads: Handler = async (ctx, req) => {
     body: xml.encodeListMultipartUploads({
       bucket: bucket.name,
       ...input,
-      encodingType: enc ? 'url' : undefined,
+      encodingType: enc,
       nextKeyMarker: r.nextKeyMarker ?? undefined,
       nextUploadIdMarker: r.nextUploadIdMarker ?? undefined,
       isTruncated: r.isTruncated,

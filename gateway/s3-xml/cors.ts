@@ -4,7 +4,8 @@
 // or AllowedHeader (userguide/ManageCorsUsing.html, "CORS configuration").
 import type { CorsRule } from '../../metadata/tagging-cors.ts';
 import { S3Error } from '../s3-errors.ts';
-import { XmlSyntaxError, parseXmlDocument, type XmlElement } from './parse.ts';
+import type { XmlElement } from './parse.ts';
+import { leafText, parseRoot } from './decode.ts';
 import { document } from './encode-common.ts';
 import { element } from './escape.ts';
 
@@ -16,10 +17,6 @@ function malformed(): S3Error {
   return new S3Error('MalformedXML');
 }
 
-function leaf(el: XmlElement): string {
-  if (el.children.length > 0) throw malformed();
-  return el.text;
-}
 
 function oneWildcard(kind: string, value: string): void {
   if (value.split('*').length > 2) throw new S3Error('InvalidRequest', `${kind} "${value}" can not have more than one wildcard.`);
@@ -29,7 +26,7 @@ function decodeRule(el: XmlElement): CorsRule {
   if (el.name !== 'CORSRule' || el.text.trim() !== '') throw malformed();
   const rule: CorsRule = { allowedOrigins: [], allowedMethods: [], allowedHeaders: [], exposeHeaders: [] };
   for (const c of el.children) {
-    const v = leaf(c);
+    const v = leafText(c);
     switch (c.name) {
       case 'ID':
         if (rule.id !== undefined) throw malformed();
@@ -64,15 +61,7 @@ function decodeRule(el: XmlElement): CorsRule {
 }
 
 export function decodeCorsConfiguration(body: Buffer): CorsRule[] {
-  if (body.length > CORS_BODY_LIMIT) throw malformed();
-  let root: XmlElement;
-  try {
-    root = parseXmlDocument(body);
-  } catch (err) {
-    if (err instanceof XmlSyntaxError) throw malformed();
-    throw err;
-  }
-  if (root.name !== 'CORSConfiguration' || root.text.trim() !== '') throw malformed();
+  const root = parseRoot(body, 'CORSConfiguration', CORS_BODY_LIMIT);
   if (root.children.length === 0) throw malformed();
   if (root.children.length > MAX_CORS_RULES) throw new S3Error('InvalidRequest', `The number of CORS rules should not exceed allowed limit of ${MAX_CORS_RULES} rules.`);
   return root.children.map(decodeRule);

@@ -25,7 +25,8 @@ function malformed(): S3Error {
   return new S3Error('MalformedXML');
 }
 
-function parseRoot(body: Buffer, rootName: string, limit: number): XmlElement {
+/** The root element of a size-limited request document; anything else → MalformedXML. */
+export function parseRoot(body: Buffer, rootName: string, limit: number): XmlElement {
   if (body.length > limit) throw malformed();
   let root: XmlElement;
   try {
@@ -45,7 +46,7 @@ function assertContainer(el: XmlElement): void {
 }
 
 /** Text of a leaf element (no child elements), unmodified. */
-function leafText(el: XmlElement): string {
+export function leafText(el: XmlElement): string {
   if (el.children.length > 0) throw malformed();
   return el.text;
 }

@@ -6,7 +6,7 @@
 import type { Tag } from '../../metadata/tagging-cors.ts';
 import { S3Error } from '../s3-errors.ts';
 import { extraError } from '../s3-errors-extra.ts';
-import { XmlSyntaxError, parseXmlDocument, type XmlElement } from './parse.ts';
+import { leafText, parseRoot } from './decode.ts';
 import { document } from './encode-common.ts';
 import { element } from './escape.ts';
 
@@ -41,22 +41,10 @@ function malformed(): S3Error {
   return new S3Error('MalformedXML');
 }
 
-function leaf(el: XmlElement): string {
-  if (el.children.length > 0) throw malformed();
-  return el.text;
-}
 
 /** Parses a `<Tagging><TagSet><Tag><Key/><Value/></Tag>…` body (not yet validated). */
 export function decodeTagging(body: Buffer): Tag[] {
-  if (body.length > TAGGING_BODY_LIMIT) throw malformed();
-  let root: XmlElement;
-  try {
-    root = parseXmlDocument(body);
-  } catch (err) {
-    if (err instanceof XmlSyntaxError) throw malformed();
-    throw err;
-  }
-  if (root.name !== 'Tagging' || root.text.trim() !== '') throw malformed();
+  const root = parseRoot(body, 'Tagging', TAGGING_BODY_LIMIT);
   const sets = root.children.filter((c) => c.name === 'TagSet');
   if (sets.length !== 1 || root.children.length !== 1) throw malformed();
   const tags: Tag[] = [];
@@ -65,7 +53,7 @@ export function decodeTagging(body: Buffer): Tag[] {
     const keys = t.children.filter((c) => c.name === 'Key');
     const values = t.children.filter((c) => c.name === 'Value');
     if (keys.length !== 1 || values.length !== 1 || t.children.length !== 2) throw malformed();
-    tags.push({ key: leaf(keys[0]), value: leaf(values[0]) });
+    tags.push({ key: leafText(keys[0]), value: leafText(values[0]) });
   }
   return tags;
 }

@@ -41,38 +41,3 @@ export function createDriver(spec: DriverSpec, opts: DriverOptions): StorageBack
       throw new Error(`unknown backend type ${JSON.stringify((spec as { type: unknown }).type)}`);
   }
 }
-
-/** Live drivers by backend id. Replacing or removing a driver closes the old one. */
-export class BackendPool {
-  private readonly drivers = new Map<string, StorageBackend>();
-
-  set(id: string, driver: StorageBackend): void {
-    const old = this.drivers.get(id);
-    this.drivers.set(id, driver);
-    if (old && old !== driver) void old.close?.().catch(() => {});
-  }
-
-  get(id: string): StorageBackend | undefined {
-    return this.drivers.get(id);
-  }
-
-  has(id: string): boolean {
-    return this.drivers.has(id);
-  }
-
-  ids(): string[] {
-    return [...this.drivers.keys()];
-  }
-
-  async delete(id: string): Promise<void> {
-    const d = this.drivers.get(id);
-    this.drivers.delete(id);
-    await d?.close?.().catch(() => {});
-  }
-
-  async closeAll(): Promise<void> {
-    const all = [...this.drivers.values()];
-    this.drivers.clear();
-    await Promise.all(all.map((d) => d.close?.().catch(() => {})));
-  }
-}

@@ -18,10 +18,10 @@ import {
   ListObjectVersionsCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
-  S3ServiceException,
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { s3Error } from '../helpers/s3-error.ts';
 import { startTestFedgate, type TestFedgate } from '../helpers/fedgate.ts';
 
 let fg: TestFedgate;
@@ -34,21 +34,6 @@ after(async () => {
   await fg?.stop();
 });
 
-async function s3Error(p: Promise<unknown>): Promise<{ name: string; status?: number; deleteMarker?: string; versionId?: string }> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof S3ServiceException) {
-      const headers = (e.$response as { headers?: Record<string, string> } | undefined)?.headers ?? {};
-      const out: { name: string; status?: number; deleteMarker?: string; versionId?: string } = { name: e.name, status: e.$metadata.httpStatusCode };
-      if (headers['x-amz-delete-marker'] !== undefined) out.deleteMarker = headers['x-amz-delete-marker'];
-      if (headers['x-amz-version-id'] !== undefined) out.versionId = headers['x-amz-version-id'];
-      return out;
-    }
-    throw e;
-  }
-  assert.fail('expected an S3 error');
-}
 
 const text = async (bucket: string, key: string, versionId?: string) =>
   (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }))).Body!.transformToString();

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { BackendPool, createDriver, type StorageBackend } from '../../shared/storage/index.ts';
+import { createDriver } from '../../shared/storage/index.ts';
 import { startS3rver, type S3ServerHandle } from '../helpers/s3-servers.ts';
 
 describe('createDriver', () => {
@@ -46,47 +46,5 @@ describe('createDriver', () => {
     assert.throws(() => createDriver({ name: 'x', type: 's3', region: 'r', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }, { timeoutMs: 1000 }), /needs an endpoint/);
     assert.throws(() => createDriver({ name: 'x', type: 's3', endpoint: 'http://127.0.0.1:1', region: 'r' }, { timeoutMs: 1000 }), /needs credentials/);
     assert.throws(() => createDriver({ name: 'x', type: 'ftp' as 's3', region: 'r' }, { timeoutMs: 1000 }), /unknown backend type "ftp"/);
-  });
-});
-
-describe('BackendPool', () => {
-  function fake(name: string, closed: string[]): StorageBackend {
-    return {
-      name,
-      ensureBucket: async () => {},
-      deleteBucket: async () => {},
-      put: async () => {},
-      get: async () => Readable.from([]),
-      head: async () => null,
-      delete: async () => {},
-      list: async function* () {},
-      health: async () => ({ ok: true, rttMs: 0 }),
-      close: async () => {
-        closed.push(name);
-      },
-    };
-  }
-
-  test('holds drivers by backend id; replacing, deleting and closeAll close the drivers they drop', async () => {
-    const closed: string[] = [];
-    const pool = new BackendPool();
-    const a1 = fake('a1', closed);
-    pool.set('a', a1);
-    pool.set('b', fake('b', closed));
-    assert.equal(pool.get('a'), a1);
-    assert.equal(pool.get('zzz'), undefined);
-    assert.deepEqual(pool.ids().sort(), ['a', 'b']);
-    pool.set('a', a1);
-    assert.deepEqual(closed, [], 'setting the same driver again must not close it');
-    pool.set('a', fake('a2', closed));
-    await new Promise((r) => setImmediate(r));
-    assert.deepEqual(closed, ['a1']);
-    await pool.delete('b');
-    assert.deepEqual(closed, ['a1', 'b']);
-    assert.equal(pool.has('b'), false);
-    await pool.delete('b');
-    await pool.closeAll();
-    assert.deepEqual(closed, ['a1', 'b', 'a2']);
-    assert.deepEqual(pool.ids(), []);
   });
 });
