@@ -8,7 +8,23 @@ export interface QueryResultLike<R> {
 }
 
 export interface Queryable {
-  query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<QueryResultLike<R>>;
+  query<R extends pg.QueryResultRow = any>(text: string | PreparedQuery, values?: unknown[]): Promise<QueryResultLike<R>>;
+}
+
+/**
+ * A statement the server parses and plans once per connection (the extended protocol's
+ * named prepared statement) instead of on every call: for the per-request queries of the
+ * S3 data path, planning cost as much server CPU as running them. `name` must be unique
+ * per distinct `text`. (A transaction-pooling proxy in front of PostgreSQL needs protocol-
+ * level prepared-statement support for this, e.g. PgBouncer ≥ 1.21.)
+ */
+export interface PreparedQuery {
+  name: string;
+  text: string;
+}
+
+export function prepared(name: string, text: string): PreparedQuery {
+  return { name, text };
 }
 
 export interface PoolOptions {
@@ -60,6 +76,24 @@ export function pgErrorCode(err: unknown): string | undefined {
 export function isRetryable(err: unknown): boolean {
   const code = pgErrorCode(err);
   return code !== undefined && RETRYABLE.has(code);
+}
+
+/**
+ * Run a single-statement operation (atomic on its own), retrying serialization
+ * failures and deadlocks like withTransaction does.
+ */
+export async function retrying<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt < attempts && isRetryable(err)) {
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** attempt));
+        continue;
+      }
+      throw err;
+    }
+  }
 }
 
 export interface TransactionOptions {

@@ -121,7 +121,8 @@ export async function pickPort(avoid: Set<number> = new Set()): Promise<number> 
   });
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, as another user's). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

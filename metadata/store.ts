@@ -97,6 +97,7 @@ export function createPgMetadataStore(pool: pg.Pool): MetadataStore {
       }
       return objects.commitObject(pool, input);
     },
+    readObject: async (tenantId, bucketName, key, versionId) => (isId(tenantId) ? objects.readObject(pool, tenantId, bucketName, key, versionId) : null),
     getObject: async (bucketId, key, versionId) => (isId(bucketId) ? objects.getObject(pool, bucketId, key, versionId) : null),
     getVersion: async (bucketId, key, versionId) => (isId(bucketId) ? objects.getVersion(pool, bucketId, key, versionId) : null),
     deleteObject: async (bucketId, key, versionId) => {
@@ -141,6 +142,8 @@ export function createPgMetadataStore(pool: pg.Pool): MetadataStore {
     },
 
     listUnderReplicatedChunks: (limit) => chunks.listUnderReplicatedChunks(pool, limit),
+    listBlobsToScrub: (limit, skipBackends) => chunks.listBlobsToScrub(pool, limit, skipBackends),
+    markBlobVerified: (chunkId, backendId) => chunks.markBlobVerified(pool, chunkId, backendId),
     getReplicaStatus: async (bucketId, key) => (isId(bucketId) ? objects.getReplicaStatus(pool, bucketId, key) : null),
 
     /** Ends the pool this store was built on (once; later calls are no-ops). */

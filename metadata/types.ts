@@ -9,9 +9,22 @@
 // upload_parts until Complete moves them to the version. A chunk no version and no
 // upload references is garbage (collected by the GC worker). Copies and
 // metadata-only changes reference the same chunks (zero-copy).
+import type { Tag } from './tagging-cors.ts';
 
 export type BackendType = 's3' | 'local-disk';
 export type BlobState = 'writing' | 'ok' | 'missing' | 'corrupt' | 'deleting';
+
+/** One replica for the scrubber to read back (listBlobsToScrub). */
+export interface ScrubCandidate {
+  chunkId: string;
+  backendId: string;
+  physicalBucket: string;
+  physicalKey: string;
+  size: number;
+  /** Hex MD5 and CRC-32C ('' when not recorded) of the chunk's bytes. */
+  md5: string;
+  crc32c: string;
+}
 export type Versioning = 'Unversioned' | 'Enabled' | 'Suspended';
 export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
 export type ChecksumType = 'FULL_OBJECT' | 'COMPOSITE';
@@ -88,6 +101,8 @@ export interface ChunkRow {
   size: number;
   /** Hex MD5 of the chunk's bytes. */
   md5: string;
+  /** Hex CRC-32C of the chunk's bytes, for Fedgate's own read checks ('' for chunks older than migration 008). */
+  crc32c: string;
   checksums: ChecksumSet;
   createdAt: Date;
   blobs: BlobRow[];
@@ -98,6 +113,8 @@ export interface SealedChunk {
   chunkId: string;
   size: number;
   md5: string;
+  /** Hex CRC-32C of the bytes (ChunkRow.crc32c). */
+  crc32c?: string;
   checksums: ChecksumSet;
   /** Final state per target backend: 'ok' for those that acknowledged, 'writing' for stragglers still running, 'missing' for failed ones. */
   blobStates: { backendId: string; state: BlobState }[];
@@ -143,11 +160,28 @@ export interface ObjectVersion extends ObjectMeta {
   parts: VersionPart[];
 }
 
+/** What a commit made: the new version without its parts (they are what the caller passed in). */
+export type CommittedVersion = Omit<ObjectVersion, 'parts'>;
+
+/** What GetObject / HeadObject need, read together (MetadataStore.readObject). */
+export interface ObjectRead {
+  bucket: BucketRow;
+  /** Latest (or the asked) version, delete markers included; null when there is none. */
+  version: ObjectVersion | null;
+  /** Number of tags on that version (x-amz-tagging-count). */
+  tagCount: number;
+}
+
 export interface WriteCondition {
   /** `*` only: the key must not exist (no current, non-delete-marker version). */
   ifNoneMatch?: '*';
   /** Unquoted ETag the current version must have. */
   ifMatch?: string;
+  /**
+   * Internal id of the version that was latest when the write began (null: none). If the
+   * key was deleted since, the write fails with ConditionalRequestConflict (S3's 409).
+   */
+  seenVersion?: string | null;
 }
 
 export interface CommitObjectInput extends ObjectMeta {
@@ -159,6 +193,8 @@ export interface CommitObjectInput extends ObjectMeta {
   /** Parts in order; each either a freshly written chunk (sealed) or an existing one (copy). */
   parts: { partNumber: number; size: number; etag: string; checksums: ChecksumSet; chunk: SealedChunk | { existingChunkId: string } }[];
   condition?: WriteCondition;
+  /** The new version's tag set, stored in the same transaction. */
+  tags?: Tag[];
 }
 
 export interface ListObjectsInput {
@@ -272,6 +308,8 @@ export interface CompleteUploadInput {
   size: number;
   checksum: ObjectMeta['checksum'];
   condition?: WriteCondition;
+  /** The new version's tag set, stored in the same transaction. */
+  tags?: Tag[];
 }
 
 /** Errors the store raises for the gateway to map onto S3 codes. */
@@ -291,10 +329,13 @@ export type MetadataErrorCode =
 
 export class MetadataError extends Error {
   readonly code: MetadataErrorCode;
-  constructor(code: MetadataErrorCode, message?: string) {
+  /** For PreconditionFailed on a write: the request header whose condition did not hold. */
+  readonly condition?: 'If-None-Match' | 'If-Match';
+  constructor(code: MetadataErrorCode, message?: string, condition?: 'If-None-Match' | 'If-Match') {
     super(message ?? code);
     this.name = 'MetadataError';
     this.code = code;
+    if (condition) this.condition = condition;
   }
 }
 
@@ -344,9 +385,15 @@ export interface MetadataStore {
   /**
    * The visibility point: seals fresh chunks, checks `condition` against the current
    * version under a row lock (concurrent creators: exactly one wins, the others get
-   * PreconditionFailed), inserts the version as latest, appends to the changelog.
+   * PreconditionFailed), inserts the version as latest with its tags, appends to the
+   * changelog — one transaction.
    */
-  commitObject(input: CommitObjectInput): Promise<ObjectVersion>;
+  commitObject(input: CommitObjectInput): Promise<CommittedVersion>;
+  /**
+   * GetObject / HeadObject in one round trip: the tenant's bucket by name, the version (latest
+   * or by S3 version id, delete markers included) and its tag count; null when there is no such bucket.
+   */
+  readObject(tenantId: string, bucketName: string, key: string, versionId?: string): Promise<ObjectRead | null>;
   /** Latest version (or the given one); null if none or if the latest is a delete marker and no versionId was asked. */
   getObject(bucketId: string, key: string, versionId?: string): Promise<ObjectVersion | null>;
   /** Latest version (or the given one) even when it is a delete marker; null if none. */
@@ -373,13 +420,17 @@ export interface MetadataStore {
   getUploadParts(bucketId: string, uploadId: string): Promise<UploadPartRow[]>;
   listUploads(bucketId: string, input: ListUploadsInput): Promise<ListUploadsResult>;
   /** Throws NoSuchUpload, InvalidPart, PreconditionFailed. Parts not listed become garbage. */
-  completeUpload(input: CompleteUploadInput): Promise<ObjectVersion>;
+  completeUpload(input: CompleteUploadInput): Promise<CommittedVersion>;
   /** Throws NoSuchUpload. */
   abortUpload(bucketId: string, uploadId: string): Promise<void>;
 
   // operators and workers
   /** Chunks referenced by a version or upload with fewer 'ok' blobs than wanted, or any blob 'missing' / 'corrupt'. */
   listUnderReplicatedChunks(limit: number): Promise<ChunkRow[]>;
+  /** 'ok' replicas of sealed, referenced chunks with a recorded MD5, verified longest ago (or never) first, on backends not in skipBackends. */
+  listBlobsToScrub(limit: number, skipBackends?: string[]): Promise<ScrubCandidate[]>;
+  /** Records that a replica was read back and matched its chunk's MD5. */
+  markBlobVerified(chunkId: string, backendId: string): Promise<void>;
   /** Replica rows of an object's latest version (admin API). */
   getReplicaStatus(bucketId: string, key: string): Promise<{ partNumber: number; chunkId: string; blobs: BlobRow[] }[] | null>;
 

@@ -1,11 +1,11 @@
 // Logical buckets of a tenant and their physical bucket on each backend.
 import type pg from 'pg';
-import { withTransaction, type Queryable } from '../db.ts';
+import { prepared, withTransaction, type Queryable } from '../db.ts';
 import { MetadataError, type BucketBackendRow, type BucketRow } from '../types.ts';
 import { appendChange } from './changelog.ts';
 import { isForeignKeyViolation, isUniqueViolation } from './pg-errors.ts';
 
-interface BucketDbRow {
+export interface BucketDbRow {
   id: string;
   tenant_id: string;
   name: string;
@@ -16,7 +16,7 @@ interface BucketDbRow {
 
 const BUCKET_COLUMNS = 'id, tenant_id, name, region, versioning, created_at';
 
-const toBucket = (r: BucketDbRow): BucketRow => ({
+export const toBucket = (r: BucketDbRow): BucketRow => ({
   id: r.id,
   tenantId: r.tenant_id,
   name: r.name,
@@ -69,8 +69,10 @@ export async function createBucket(
   }
 }
 
+const GET_BUCKET = prepared('fedgate_get_bucket', `SELECT ${BUCKET_COLUMNS} FROM buckets WHERE tenant_id = $1 AND name = $2`);
+
 export async function getBucket(q: Queryable, tenantId: string, name: string): Promise<BucketRow | null> {
-  const r = await q.query<BucketDbRow>(`SELECT ${BUCKET_COLUMNS} FROM buckets WHERE tenant_id = $1 AND name = $2`, [tenantId, name]);
+  const r = await q.query<BucketDbRow>(GET_BUCKET, [tenantId, name]);
   return r.rows[0] ? toBucket(r.rows[0]) : null;
 }
 

@@ -1,31 +1,39 @@
 // Chunks and their blobs as the write path, the healer and the GC see them.
 import type pg from 'pg';
-import { withTransaction, type Queryable } from '../db.ts';
-import { MetadataError, type BlobState, type ChunkRow } from '../types.ts';
+import { prepared, retrying, withTransaction, type Queryable } from '../db.ts';
+import { MetadataError, type BlobState, type ChunkRow, type ScrubCandidate } from '../types.ts';
 import { appendChange } from './changelog.ts';
 import { lockChunks, recountBlobs } from './chunk-refs.ts';
-import { isForeignKeyViolation, isUniqueViolation } from './pg-errors.ts';
+import { asMetadataError, isForeignKeyViolation, isUniqueViolation } from './pg-errors.ts';
 import { CHUNK_COLUMNS, loadBlobs, loadChunks, toChunk, type ChunkDbRow } from './rows.ts';
+
+const BEGIN_CHUNK = prepared(
+  'fedgate_begin_chunk',
+  `WITH chunk AS (INSERT INTO chunks (id, bucket_id) VALUES ($1, $2) RETURNING id),
+            blob AS (INSERT INTO blobs (chunk_id, backend_id, physical_bucket, physical_key, state)
+                     SELECT chunk.id, t.backend_id, t.physical_bucket, t.physical_key, 'writing'
+                       FROM chunk, unnest($3::uuid[], $4::text[], $5::text[]) AS t(backend_id, physical_bucket, physical_key))
+       INSERT INTO changelog (entity, action, data) VALUES ('chunk', 'begin', $6)`,
+);
 
 export async function beginChunk(
   pool: pg.Pool,
   input: { chunkId: string; bucketId: string; blobs: { backendId: string; physicalBucket: string; physicalKey: string }[] },
 ): Promise<void> {
   try {
-    await withTransaction(pool, async (tx) => {
-      // unreferenced_since defaults to now(): an interrupted write leaves a chunk the GC
-      // collects once its grace period is over.
-      await tx.query('INSERT INTO chunks (id, bucket_id) VALUES ($1, $2)', [input.chunkId, input.bucketId]);
-      if (input.blobs.length > 0) {
-        await tx.query(
-          `INSERT INTO blobs (chunk_id, backend_id, physical_bucket, physical_key, state)
-           SELECT $1, t.backend_id, t.physical_bucket, t.physical_key, 'writing'
-             FROM unnest($2::uuid[], $3::text[], $4::text[]) AS t(backend_id, physical_bucket, physical_key)`,
-          [input.chunkId, input.blobs.map((b) => b.backendId), input.blobs.map((b) => b.physicalBucket), input.blobs.map((b) => b.physicalKey)],
-        );
-      }
-      await appendChange(tx, 'chunk', 'begin', { id: input.chunkId, bucketId: input.bucketId, backends: input.blobs.map((b) => b.backendId) });
-    });
+    // One statement, so atomic without a transaction of its own. unreferenced_since defaults
+    // to now(): an interrupted write leaves a chunk the GC collects once its grace period is over.
+    await pool.query(
+      BEGIN_CHUNK,
+      [
+        input.chunkId,
+        input.bucketId,
+        input.blobs.map((b) => b.backendId),
+        input.blobs.map((b) => b.physicalBucket),
+        input.blobs.map((b) => b.physicalKey),
+        JSON.stringify({ id: input.chunkId, bucketId: input.bucketId, backends: input.blobs.map((b) => b.backendId) }),
+      ],
+    );
   } catch (err) {
     if (isUniqueViolation(err)) throw new MetadataError('ConditionalRequestConflict', `chunk ${input.chunkId} already exists`);
     if (isForeignKeyViolation(err)) throw new MetadataError('NotFound', 'a target backend does not exist');
@@ -34,12 +42,12 @@ export async function beginChunk(
 }
 
 export async function setBlobState(pool: pg.Pool, chunkId: string, backendId: string, state: BlobState): Promise<void> {
-  await withTransaction(pool, async (tx) => {
-    await lockChunks(tx, [chunkId]);
-    const r = await tx.query('UPDATE blobs SET state = $3, updated_at = now() WHERE chunk_id = $1 AND backend_id = $2', [chunkId, backendId, state]);
-    if (r.rowCount === 0) throw new MetadataError('NotFound', `no blob of chunk ${chunkId} on backend ${backendId}`);
-    await recountBlobs(tx, [chunkId]);
-    await appendChange(tx, 'blob', 'state', { chunkId, backendId, state });
+  await retrying(async () => {
+    try {
+      await pool.query(prepared('fedgate_set_blob_state', 'SELECT fedgate_set_blob_state($1, $2, $3)'), [chunkId, backendId, state]);
+    } catch (err) {
+      throw asMetadataError(err) ?? err;
+    }
   });
 }
 
@@ -129,6 +137,28 @@ export async function listUnderReplicatedChunks(q: Queryable, limit: number, wan
     [limit, wanted],
   );
   return withBlobs(q, r.rows);
+}
+
+/**
+ * 'ok' replicas of sealed, referenced chunks, the ones verified longest ago (never first),
+ * for the scrubber. Chunks without a recorded MD5 cannot be checked and are left out.
+ */
+export async function listBlobsToScrub(q: Queryable, limit: number, skipBackends: string[] = []): Promise<ScrubCandidate[]> {
+  const r = await q.query<{ chunk_id: string; backend_id: string; physical_bucket: string; physical_key: string; size: string; md5: string; crc32c: string }>(
+    `SELECT b.chunk_id, b.backend_id, b.physical_bucket, b.physical_key, c.size, c.md5, c.crc32c
+       FROM blobs b JOIN chunks c ON c.id = b.chunk_id
+      WHERE b.state = 'ok' AND c.sealed_at IS NOT NULL AND c.unreferenced_since IS NULL AND c.md5 <> ''
+        AND NOT (b.backend_id = ANY ($2::uuid[]))
+      ORDER BY b.verified_at NULLS FIRST, b.chunk_id, b.backend_id
+      LIMIT $1`,
+    [limit, skipBackends],
+  );
+  return r.rows.map((x) => ({ chunkId: x.chunk_id, backendId: x.backend_id, physicalBucket: x.physical_bucket, physicalKey: x.physical_key, size: Number(x.size), md5: x.md5, crc32c: x.crc32c }));
+}
+
+/** The scrubber read this replica back and its MD5 matched. Not a metadata change: no changelog row. */
+export async function markBlobVerified(q: Queryable, chunkId: string, backendId: string): Promise<void> {
+  await q.query(`UPDATE blobs SET verified_at = now() WHERE chunk_id = $1 AND backend_id = $2 AND state = 'ok'`, [chunkId, backendId]);
 }
 
 async function withBlobs(q: Queryable, rows: ChunkDbRow[]): Promise<ChunkRow[]> {

@@ -1,76 +1,74 @@
 // Objects: the visibility point (commitObject), reads, deletes, replica status.
 import type pg from 'pg';
-import { withTransaction, type Queryable } from '../db.ts';
-import { MetadataError, type BlobRow, type CommitObjectInput, type ObjectVersion, type SealedChunk } from '../types.ts';
+import { prepared, retrying, withTransaction, type Queryable } from '../db.ts';
+import type { BlobRow, CommitObjectInput, CommittedVersion, ObjectRead, ObjectVersion, SealedChunk } from '../types.ts';
+import { toBucket, type BucketDbRow } from './buckets.ts';
 import { appendChange } from './changelog.ts';
-import { lockChunks, sealChunks } from './chunk-refs.ts';
 import { loadBlobs } from './rows.ts';
 import {
-  checkCondition,
+  commitVersion,
   currentVersion,
   deleteVersions,
   dropHeadIfEmpty,
-  insertLatestVersion,
   loadVersion,
   lockBucketForWrite,
   lockExistingHead,
-  lockHead,
   settleChunkRefs,
+  toVersionWithParts,
+  VERSION_WITH_PARTS_COLUMNS,
+  versionPredicate,
+  type VersionWithPartsRow,
 } from './versions.ts';
 
 const isSealed = (c: SealedChunk | { existingChunkId: string }): c is SealedChunk => 'chunkId' in c;
 
-export async function commitObject(pool: pg.Pool, input: CommitObjectInput): Promise<ObjectVersion> {
-  return withTransaction(pool, async (tx) => {
-    const versioning = await lockBucketForWrite(tx, input.bucketId);
-    await lockHead(tx, input.bucketId, input.key);
-    const current = await currentVersion(tx, input.bucketId, input.key);
-    checkCondition(current, input.condition);
-
-    const fresh = input.parts.map((p) => p.chunk).filter(isSealed);
-    const parts = input.parts.map((p) => ({
-      partNumber: p.partNumber,
-      size: p.size,
-      etag: p.etag,
-      checksums: p.checksums,
-      chunkId: isSealed(p.chunk) ? p.chunk.chunkId : p.chunk.existingChunkId,
-    }));
-    const chunkIds = parts.map((p) => p.chunkId);
-    // Lock every chunk the version will reference before touching any of them; a
-    // zero-copy source the GC already removed cannot be referenced.
-    const present = await lockChunks(tx, chunkIds);
-    const gone = chunkIds.find((id) => !present.has(id));
-    if (gone) throw new MetadataError('NotFound', `chunk ${gone} does not exist`);
-    await sealChunks(tx, fresh);
-
-    const written = await insertLatestVersion(tx, versioning, current, {
-      bucketId: input.bucketId,
-      key: input.key,
-      size: input.size,
-      etag: input.etag,
-      multipartParts: input.multipartParts,
+export async function commitObject(pool: pg.Pool, input: CommitObjectInput): Promise<CommittedVersion> {
+  const parts = input.parts.map((p) => ({
+    partNumber: p.partNumber,
+    size: p.size,
+    etag: p.etag,
+    checksums: p.checksums,
+    chunkId: isSealed(p.chunk) ? p.chunk.chunkId : p.chunk.existingChunkId,
+  }));
+  return retrying(() =>
+    commitVersion(pool, {
+      ...input,
       deleteMarker: false,
-      contentType: input.contentType,
-      headers: input.headers,
-      userMetadata: input.userMetadata,
-      storageClass: input.storageClass,
-      checksum: input.checksum,
       parts,
-    });
-    await settleChunkRefs(tx, chunkIds, written.droppedChunkIds);
-    await appendChange(tx, 'object', 'put', {
-      bucketId: input.bucketId,
-      key: input.key,
-      versionId: written.versionId,
-      id: written.id,
-      etag: input.etag,
-      size: input.size,
-      chunks: chunkIds,
-      replaced: current?.id ?? null,
-    });
-    const version = await loadVersion(tx, { id: written.id });
-    return version!;
-  });
+      fresh: input.parts.map((p) => p.chunk).filter(isSealed),
+      action: 'put',
+      change: { etag: input.etag, size: input.size, chunks: parts.map((p) => p.chunkId) },
+    }),
+  );
+}
+
+const readObjectSql = (versionId: string | undefined) =>
+  `SELECT b.id AS b_id, b.tenant_id AS b_tenant_id, b.name AS b_name, b.region AS b_region, b.versioning AS b_versioning,
+            b.created_at AS b_created_at, x.*
+       FROM buckets b
+       LEFT JOIN LATERAL (
+         SELECT ${VERSION_WITH_PARTS_COLUMNS},
+                (SELECT jsonb_array_length(t.tags) FROM object_tags t WHERE t.version_id = v.id) AS tag_count
+           FROM object_versions v WHERE v.bucket_id = b.id AND ${versionPredicate(versionId, 3)}) x ON true
+      WHERE b.tenant_id = $1 AND b.name = $2`;
+const READ_LATEST = prepared('fedgate_read_object_latest', readObjectSql(undefined));
+const READ_VERSION = prepared('fedgate_read_object_version', readObjectSql(''));
+
+/**
+ * GetObject / HeadObject in one round trip: the caller's bucket by name, the version
+ * (latest or by S3 version id; delete markers included) with its parts, and how many
+ * tags it has. null when the tenant has no bucket of that name.
+ */
+export async function readObject(q: Queryable, tenantId: string, bucketName: string, key: string, versionId?: string): Promise<ObjectRead | null> {
+  const args = versionId === undefined ? [tenantId, bucketName, key] : [tenantId, bucketName, key, versionId];
+  const r = await q.query<{ [K in keyof BucketDbRow as `b_${K}`]: BucketDbRow[K] } & (VersionWithPartsRow & { tag_count: number | null })>(
+    versionId === undefined ? READ_LATEST : READ_VERSION,
+    args,
+  );
+  const row = r.rows[0];
+  if (!row) return null;
+  const bucket = toBucket({ id: row.b_id, tenant_id: row.b_tenant_id, name: row.b_name, region: row.b_region, versioning: row.b_versioning, created_at: row.b_created_at });
+  return { bucket, version: row.id === null ? null : toVersionWithParts(row), tagCount: row.tag_count ?? 0 };
 }
 
 export async function getObject(q: Queryable, bucketId: string, key: string, versionId?: string): Promise<ObjectVersion | null> {
@@ -104,25 +102,23 @@ export async function deleteObject(pool: pg.Pool, bucketId: string, key: string,
     // Versioned buckets: a delete without a version id adds a delete marker, which
     // replaces the 'null' version when versioning is suspended (S3 User Guide,
     // "Deleting object versions from a versioning-suspended bucket").
-    await lockHead(tx, bucketId, key);
-    const current = await currentVersion(tx, bucketId, key);
-    const written = await insertLatestVersion(tx, versioning, current, {
+    const marker = await commitVersion(tx, {
       bucketId,
       key,
+      deleteMarker: true,
       size: 0,
       etag: '',
       multipartParts: null,
-      deleteMarker: true,
       contentType: null,
       headers: {},
       userMetadata: {},
       storageClass: 'STANDARD',
       checksum: null,
       parts: [],
+      fresh: [],
+      action: 'delete-marker',
     });
-    await settleChunkRefs(tx, [], written.droppedChunkIds);
-    await appendChange(tx, 'object', 'delete-marker', { bucketId, key, id: written.id, versionId: written.versionId });
-    return { deleted: true, versionId: written.versionId, deleteMarker: true };
+    return { deleted: true, versionId: marker.versionId, deleteMarker: true };
   });
 }
 

@@ -24,19 +24,20 @@ export function toBlob(r: BlobDbRow): BlobRow {
   };
 }
 
-export const CHUNK_COLUMNS = 'c.id, c.bucket_id, c.size, c.md5, c.checksums, c.created_at';
+export const CHUNK_COLUMNS = 'c.id, c.bucket_id, c.size, c.md5, c.crc32c, c.checksums, c.created_at';
 
 export interface ChunkDbRow {
   id: string;
   bucket_id: string;
   size: number | string;
   md5: string;
+  crc32c: string;
   checksums: ChecksumSet | null;
   created_at: Date;
 }
 
 export function toChunk(r: ChunkDbRow, blobs: BlobRow[]): ChunkRow {
-  return { id: r.id, bucketId: r.bucket_id, size: Number(r.size), md5: r.md5, checksums: r.checksums ?? {}, createdAt: r.created_at, blobs };
+  return { id: r.id, bucketId: r.bucket_id, size: Number(r.size), md5: r.md5, crc32c: r.crc32c ?? '', checksums: r.checksums ?? {}, createdAt: r.created_at, blobs };
 }
 
 /** Blob rows of the given chunks, grouped by chunk id (backend id order, for stable output). */

@@ -5,8 +5,8 @@ import { withTransaction, type Queryable } from '../db.ts';
 import {
   MetadataError,
   type ChecksumSet,
+  type CommittedVersion,
   type CompleteUploadInput,
-  type ObjectVersion,
   type SealedChunk,
   type UploadPartRow,
   type UploadRow,
@@ -15,15 +15,18 @@ import { appendChange } from './changelog.ts';
 import { lockChunks, markIfUnreferenced, markReferenced, sealChunks } from './chunk-refs.ts';
 import { isForeignKeyViolation, isUniqueViolation } from './pg-errors.ts';
 import { loadChunks, metaJson, toUpload, UPLOAD_COLUMNS, type UploadDbRow } from './rows.ts';
-import { checkCondition, currentVersion, insertLatestVersion, loadVersion, lockBucketForWrite, lockHead, settleChunkRefs } from './versions.ts';
+import { commitVersion, lockBucketForWrite } from './versions.ts';
 
 export async function createUpload(pool: pg.Pool, input: Omit<UploadRow, 'initiated'>): Promise<UploadRow> {
   try {
     return await withTransaction(pool, async (tx) => {
       await lockBucketForWrite(tx, input.bucketId);
       const r = await tx.query<UploadDbRow>(
-        `INSERT INTO multipart_uploads AS u (upload_id, bucket_id, key, content_type, storage_class, meta, checksum_algorithm, checksum_type, checksum)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${UPLOAD_COLUMNS}`,
+        `INSERT INTO multipart_uploads AS u (upload_id, bucket_id, key, content_type, storage_class, meta, checksum_algorithm, checksum_type, checksum,
+                                             seen_version, seen_recorded)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+                 (SELECT v.id FROM object_versions v WHERE v.bucket_id = $2 AND v.key = $3 AND v.is_latest), true)
+         RETURNING ${UPLOAD_COLUMNS}`,
         [
           input.uploadId,
           input.bucketId,
@@ -52,8 +55,13 @@ export async function getUpload(q: Queryable, bucketId: string, uploadId: string
 }
 
 /** Lock the upload row or throw NoSuchUpload. */
-async function lockUpload(q: Queryable, bucketId: string, uploadId: string, mode: 'FOR UPDATE' | 'FOR NO KEY UPDATE'): Promise<UploadDbRow> {
-  const r = await q.query<UploadDbRow>(`SELECT ${UPLOAD_COLUMNS} FROM multipart_uploads u WHERE u.upload_id = $1 AND u.bucket_id = $2 ${mode}`, [uploadId, bucketId]);
+type LockedUploadRow = UploadDbRow & { seen_version: string | null; seen_recorded: boolean };
+
+async function lockUpload(q: Queryable, bucketId: string, uploadId: string, mode: 'FOR UPDATE' | 'FOR NO KEY UPDATE'): Promise<LockedUploadRow> {
+  const r = await q.query<LockedUploadRow>(
+    `SELECT ${UPLOAD_COLUMNS}, u.seen_version, u.seen_recorded FROM multipart_uploads u WHERE u.upload_id = $1 AND u.bucket_id = $2 ${mode}`,
+    [uploadId, bucketId],
+  );
   if (r.rows.length === 0) throw new MetadataError('NoSuchUpload', `upload ${uploadId} does not exist`);
   return r.rows[0];
 }
@@ -161,7 +169,7 @@ export async function getUploadParts(pool: pg.Pool, bucketId: string, uploadId: 
 
 const unquote = (etag: string) => etag.trim().replace(/^"(.*)"$/, '$1');
 
-export async function completeUpload(pool: pg.Pool, input: CompleteUploadInput): Promise<ObjectVersion> {
+export async function completeUpload(pool: pg.Pool, input: CompleteUploadInput): Promise<CommittedVersion> {
   return withTransaction(pool, async (tx) => {
     const upload = await lockUpload(tx, input.bucketId, input.uploadId, 'FOR UPDATE');
     const stored = await tx.query<PartDbRow>(`SELECT ${PART_COLUMNS} FROM upload_parts WHERE upload_id = $1`, [input.uploadId]);
@@ -173,45 +181,32 @@ export async function completeUpload(pool: pg.Pool, input: CompleteUploadInput):
       if (!part || unquote(part.etag) !== unquote(p.etag)) throw new MetadataError('InvalidPart', `part ${p.partNumber} was not uploaded or its ETag differs`);
       return part;
     });
-    const versioning = await lockBucketForWrite(tx, input.bucketId);
-    await lockHead(tx, input.bucketId, upload.key);
-    const current = await currentVersion(tx, input.bucketId, upload.key);
-    checkCondition(current, input.condition);
-
+    // The upload (and its part rows) goes first, so parts not listed have lost their only
+    // reference by the time the commit flags released chunks; a refused commit rolls it back.
+    await tx.query('DELETE FROM multipart_uploads WHERE upload_id = $1', [input.uploadId]);
+    const used = new Set(listed.map((p) => p.chunk_id));
     const meta = toUpload(upload);
-    const written = await insertLatestVersion(tx, versioning, current, {
+    return commitVersion(tx, {
       bucketId: input.bucketId,
       key: upload.key,
+      deleteMarker: false,
       size: input.size,
       etag: input.etag,
       multipartParts: listed.length,
-      deleteMarker: false,
       contentType: meta.contentType,
       headers: meta.headers,
       userMetadata: meta.userMetadata,
       storageClass: meta.storageClass,
       checksum: input.checksum,
       parts: listed.map((p) => ({ partNumber: p.part_number, size: Number(p.size), etag: p.etag, checksums: p.checksums ?? {}, chunkId: p.chunk_id })),
+      fresh: [],
+      released: stored.rows.map((p) => p.chunk_id).filter((id) => !used.has(id)),
+      tags: input.tags,
+      // The version latest at CreateMultipartUpload: a delete since then makes a conditional Complete a 409.
+      condition: input.condition && upload.seen_recorded ? { ...input.condition, seenVersion: upload.seen_version } : input.condition,
+      action: 'complete-upload',
+      change: { uploadId: input.uploadId, etag: input.etag, size: input.size, parts: listed.length, discardedParts: stored.rows.length - listed.length },
     });
-    await tx.query('DELETE FROM multipart_uploads WHERE upload_id = $1', [input.uploadId]);
-    // Parts not listed lose their only reference and become garbage.
-    const used = listed.map((p) => p.chunk_id);
-    const usedSet = new Set(used);
-    const unlisted = stored.rows.map((p) => p.chunk_id).filter((id) => !usedSet.has(id));
-    await settleChunkRefs(tx, used, [...unlisted, ...written.droppedChunkIds]);
-    await appendChange(tx, 'object', 'complete-upload', {
-      bucketId: input.bucketId,
-      key: upload.key,
-      uploadId: input.uploadId,
-      versionId: written.versionId,
-      id: written.id,
-      etag: input.etag,
-      size: input.size,
-      parts: listed.length,
-      discardedParts: unlisted.length,
-      replaced: current?.id ?? null,
-    });
-    return (await loadVersion(tx, { id: written.id }))!;
   });
 }
 

@@ -1,13 +1,13 @@
-// The commit point shared by PutObject / CopyObject (commitObject) and
-// CompleteMultipartUpload: lock the key's head row, check the write condition
-// against the current version, supersede it per the bucket's versioning, insert the
-// new version with its parts, and keep the chunks' reference flags right.
+// Object versions: the commit point shared by every write that makes a new latest
+// version (commitVersion → fedgate_commit_version, migrations/007_write_paths.sql),
+// the delete paths' building blocks, and reading a version with its parts.
 import { randomBytes } from 'node:crypto';
 import type { Queryable } from '../db.ts';
-import { MetadataError, type ChecksumSet, type ObjectMeta, type ObjectVersion, type Versioning, type WriteCondition } from '../types.ts';
+import type { Tag } from '../tagging-cors.ts';
+import { MetadataError, type ChecksumSet, type CommittedVersion, type ObjectMeta, type ObjectVersion, type SealedChunk, type Versioning, type WriteCondition } from '../types.ts';
 import { lockChunks, markIfUnreferenced, markReferenced } from './chunk-refs.ts';
-import { isForeignKeyViolation } from './pg-errors.ts';
-import { CHUNK_COLUMNS, loadBlobs, metaJson, toChunk, toVersion, VERSION_COLUMNS, type ChunkDbRow, type VersionDbRow } from './rows.ts';
+import { callFunction } from './pg-errors.ts';
+import { toBlob, toChunk, toVersion, VERSION_COLUMNS, type BlobDbRow, type ChunkDbRow, type VersionDbRow } from './rows.ts';
 
 /**
  * Share-lock the bucket row for the transaction (FOR KEY SHARE): DeleteBucket's
@@ -18,20 +18,6 @@ export async function lockBucketForWrite(q: Queryable, bucketId: string): Promis
   const r = await q.query<{ versioning: Versioning }>('SELECT versioning FROM buckets WHERE id = $1 FOR KEY SHARE', [bucketId]);
   if (r.rows.length === 0) throw new MetadataError('NoSuchBucket', `bucket ${bucketId} does not exist`);
   return r.rows[0].versioning;
-}
-
-/**
- * Lock (creating if needed) the head row of (bucket, key). Concurrent writers of one
- * key queue here; the statement after this one sees whatever the previous holder
- * committed (READ COMMITTED takes a new snapshot per statement).
- */
-export async function lockHead(q: Queryable, bucketId: string, key: string): Promise<void> {
-  try {
-    await q.query('INSERT INTO objects (bucket_id, key) VALUES ($1, $2) ON CONFLICT (bucket_id, key) DO UPDATE SET key = EXCLUDED.key', [bucketId, key]);
-  } catch (err) {
-    if (isForeignKeyViolation(err)) throw new MetadataError('NoSuchBucket', `bucket ${bucketId} does not exist`);
-    throw err;
-  }
 }
 
 /** Lock an existing head row; false when the key has no versions at all. */
@@ -65,25 +51,6 @@ export async function currentVersion(q: Queryable, bucketId: string, key: string
   return row ? { id: row.id, versionId: row.version_id, etag: row.etag, deleteMarker: row.delete_marker } : null;
 }
 
-const unquote = (etag: string) => etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
-
-/**
- * S3 conditional writes (AWS S3 User Guide, "conditional writes"): If-None-Match `*`
- * fails with 412 when a current, non-delete-marker version exists; If-Match fails with
- * 412 on a different ETag and with 404 (NotFound here) when there is no current object
- * or the current version is a delete marker.
- */
-export function checkCondition(current: CurrentVersion | null, condition: WriteCondition | undefined): void {
-  if (!condition) return;
-  const live = current !== null && !current.deleteMarker ? current : null;
-  if (condition.ifNoneMatch === '*' && live) throw new MetadataError('PreconditionFailed', 'the key already exists (If-None-Match: *)');
-  if (condition.ifMatch !== undefined) {
-    if (!live) throw new MetadataError('NotFound', 'no current object to match (If-Match)');
-    const want = unquote(condition.ifMatch);
-    if (want !== '*' && want !== unquote(live.etag)) throw new MetadataError('PreconditionFailed', 'the current ETag differs (If-Match)');
-  }
-}
-
 /**
  * Opaque S3 version id for versioning-enabled buckets: 12 hex digits of the creation
  * time in ms, then 20 random hex digits (80 bits). URL-safe with no escaping, unique,
@@ -94,14 +61,96 @@ export function newVersionId(now: number = Date.now()): string {
   return now.toString(16).padStart(12, '0').slice(-12) + randomBytes(10).toString('hex');
 }
 
-export interface NewVersion extends ObjectMeta {
+export interface VersionCommit extends ObjectMeta {
   bucketId: string;
   key: string;
+  deleteMarker: boolean;
   size: number;
   etag: string;
   multipartParts: number | null;
-  deleteMarker: boolean;
+  /** In object order; offsets are derived from the sizes. */
   parts: { partNumber: number; size: number; etag: string; checksums: ChecksumSet; chunkId: string }[];
+  /** Chunks of `parts` written by this request: sealed in the same commit. */
+  fresh: SealedChunk[];
+  /** Chunks that lose a reference besides those of a replaced version (e.g. unlisted upload parts). */
+  released?: string[];
+  tags?: Tag[];
+  condition?: WriteCondition;
+  /** Changelog action and the data it carries besides bucket, key and version ids. */
+  action: string;
+  change?: Record<string, unknown>;
+}
+
+const unquote = (etag: string) => etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+
+/**
+ * Make `c` the latest version of its key, atomically, in one round trip:
+ *  - the bucket row is share-locked (DeleteBucket waits; a write after a delete sees no bucket),
+ *    the key's head row locked (writers of one key queue there), then the current version read;
+ *  - S3 conditional writes (AWS S3 User Guide, "Conditional writes"): If-None-Match `*` fails
+ *    with PreconditionFailed when a current, non-delete-marker version exists; If-Match fails
+ *    with PreconditionFailed on a different ETag and with NotFound when there is no current
+ *    object or it is a delete marker; ConditionalRequestConflict when the key was deleted after
+ *    the write began (condition.seenVersion);
+ *  - Unversioned and Suspended buckets keep one 'null' version, which the new one replaces;
+ *    Enabled buckets keep the previous ones (S3 User Guide, "Versioning");
+ *  - fresh chunks are sealed, referenced chunks marked in use, released ones flagged for the
+ *    GC once nothing references them; tags and the changelog row go into the same transaction.
+ * Runs inside the caller's transaction when `q` is one.
+ */
+export async function commitVersion(q: Queryable, c: VersionCommit): Promise<CommittedVersion> {
+  let offset = 0;
+  const parts = c.parts.map((p) => {
+    const at = offset;
+    offset += p.size;
+    return { ...p, offset: at };
+  });
+  const condition = c.condition
+    ? {
+        ifNoneMatch: c.condition.ifNoneMatch ?? null,
+        ifMatch: c.condition.ifMatch === undefined ? null : unquote(c.condition.ifMatch),
+        seenId: c.condition.seenVersion ?? null,
+      }
+    : null;
+  const r = await callFunction<{ id: string; versionId: string; lastModifiedMs: number }>(q, 'fedgate_commit_version', {
+    bucketId: c.bucketId,
+    key: c.key,
+    newVersionId: newVersionId(),
+    deleteMarker: c.deleteMarker,
+    size: c.size,
+    etag: c.etag,
+    multipartParts: c.multipartParts,
+    contentType: c.contentType,
+    storageClass: c.storageClass,
+    meta: { headers: c.headers ?? {}, userMetadata: c.userMetadata ?? {} },
+    checksumAlgorithm: c.checksum?.algorithm ?? null,
+    checksumValue: c.checksum?.value ?? null,
+    checksumType: c.checksum?.type ?? null,
+    condition,
+    parts,
+    fresh: c.fresh,
+    released: c.released ?? [],
+    tags: c.tags ?? null,
+    action: c.action,
+    change: c.change ?? {},
+  });
+  return {
+    id: r.id,
+    bucketId: c.bucketId,
+    key: c.key,
+    versionId: r.versionId,
+    isLatest: true,
+    deleteMarker: c.deleteMarker,
+    size: c.size,
+    etag: c.etag,
+    lastModified: new Date(Number(r.lastModifiedMs)),
+    multipartParts: c.multipartParts,
+    contentType: c.contentType ?? null,
+    headers: c.headers ?? {},
+    userMetadata: c.userMetadata ?? {},
+    storageClass: c.storageClass || 'STANDARD',
+    checksum: c.checksum && c.checksum.value ? c.checksum : null,
+  };
 }
 
 /** Delete versions (with their parts); returns the chunk ids they referenced. */
@@ -110,80 +159,6 @@ export async function deleteVersions(q: Queryable, versionIds: string[]): Promis
   const parts = await q.query<{ chunk_id: string }>('DELETE FROM version_parts WHERE version_id = ANY($1::uuid[]) RETURNING chunk_id', [versionIds]);
   await q.query('DELETE FROM object_versions WHERE id = ANY($1::uuid[])', [versionIds]);
   return parts.rows.map((r) => r.chunk_id);
-}
-
-/**
- * Insert `v` as the latest version of its key. The caller holds the bucket share
- * lock and the head lock and has checked the condition against `current`.
- * Unversioned and Suspended buckets keep one 'null' version, which the new one
- * replaces; Enabled buckets keep the previous versions (S3 User Guide, "Versioning").
- * Returns the internal id of the new version and the chunk ids it no longer needs.
- */
-export async function insertLatestVersion(
-  q: Queryable,
-  versioning: Versioning,
-  current: CurrentVersion | null,
-  v: NewVersion,
-): Promise<{ id: string; versionId: string; droppedChunkIds: string[] }> {
-  let dropped: string[] = [];
-  let versionId: string;
-  if (versioning === 'Enabled') {
-    versionId = newVersionId();
-  } else {
-    versionId = 'null';
-    const prior = await q.query<{ id: string }>("SELECT id FROM object_versions WHERE bucket_id = $1 AND key = $2 AND version_id = 'null'", [v.bucketId, v.key]);
-    dropped = await deleteVersions(
-      q,
-      prior.rows.map((r) => r.id),
-    );
-  }
-  if (current && !(versioning !== 'Enabled' && current.versionId === 'null')) {
-    await q.query('UPDATE object_versions SET is_latest = false WHERE id = $1', [current.id]);
-  }
-  const ins = await q.query<{ id: string }>(
-    `INSERT INTO object_versions (bucket_id, key, version_id, is_latest, delete_marker, size, etag, multipart_parts,
-       content_type, storage_class, meta, checksum_algorithm, checksum_value, checksum_type)
-     VALUES ($1, $2, $3, true, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-    [
-      v.bucketId,
-      v.key,
-      versionId,
-      v.deleteMarker,
-      v.size,
-      v.etag,
-      v.multipartParts,
-      v.contentType,
-      v.storageClass || 'STANDARD',
-      metaJson(v),
-      v.checksum?.algorithm ?? null,
-      v.checksum?.value ?? null,
-      v.checksum?.type ?? null,
-    ],
-  );
-  const id = ins.rows[0].id;
-  if (v.parts.length > 0) {
-    let offset = 0;
-    const offsets = v.parts.map((p) => {
-      const at = offset;
-      offset += p.size;
-      return at;
-    });
-    await q.query(
-      `INSERT INTO version_parts (version_id, part_number, start_offset, size, etag, checksums, chunk_id)
-       SELECT $1, t.part_number, t.start_offset, t.size, t.etag, t.checksums::jsonb, t.chunk_id
-         FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[]) AS t(part_number, start_offset, size, etag, checksums, chunk_id)`,
-      [
-        id,
-        v.parts.map((p) => p.partNumber),
-        offsets,
-        v.parts.map((p) => p.size),
-        v.parts.map((p) => p.etag),
-        v.parts.map((p) => JSON.stringify(p.checksums ?? {})),
-        v.parts.map((p) => p.chunkId),
-      ],
-    );
-  }
-  return { id, versionId, droppedChunkIds: dropped };
 }
 
 /**
@@ -196,51 +171,62 @@ export async function settleChunkRefs(q: Queryable, added: string[], dropped: st
   await markIfUnreferenced(q, dropped);
 }
 
-/** A version with its parts, chunks and blobs. */
-export async function loadVersion(q: Queryable, where: { id: string } | { bucketId: string; key: string; versionId?: string }): Promise<ObjectVersion | null> {
-  const cond = 'id' in where ? 'v.id = $1' : where.versionId !== undefined ? 'v.bucket_id = $1 AND v.key = $2 AND v.version_id = $3' : 'v.bucket_id = $1 AND v.key = $2 AND v.is_latest';
-  const args = 'id' in where ? [where.id] : where.versionId !== undefined ? [where.bucketId, where.key, where.versionId] : [where.bucketId, where.key];
-  const r = await q.query<VersionDbRow & PartJoinRow>(
-    `SELECT ${VERSION_COLUMNS}, p.part_number, p.start_offset, p.size AS part_size, p.etag AS part_etag, p.checksums AS part_checksums,
-            ${CHUNK_COLUMNS.replace(/c\.(\w+)/g, 'c.$1 AS chunk_$1')}
-       FROM object_versions v
-       LEFT JOIN version_parts p ON p.version_id = v.id
-       LEFT JOIN chunks c ON c.id = p.chunk_id
-      WHERE ${cond}
-      ORDER BY p.part_number`,
-    args,
-  );
-  if (r.rows.length === 0) return null;
-  const version = toVersion(r.rows[0]);
-  const withParts = r.rows.filter((row) => row.part_number !== null);
-  const blobs = await loadBlobs(
-    q,
-    withParts.map((row) => row.chunk_id),
-  );
-  version.parts = withParts.map((row) => ({
-    partNumber: row.part_number!,
-    offset: Number(row.start_offset),
-    size: Number(row.part_size),
-    etag: row.part_etag!,
-    checksums: row.part_checksums ?? {},
+/**
+ * A version's parts with their chunks and blobs as one json column of the version row
+ * (part order; blobs in backend id order), so a read costs one round trip.
+ */
+const PARTS_JSON = `(SELECT coalesce(json_agg(json_build_object(
+      'part_number', p.part_number, 'start_offset', p.start_offset, 'size', p.size, 'etag', p.etag, 'checksums', p.checksums,
+      'chunk', json_build_object('id', c.id, 'bucket_id', c.bucket_id, 'size', c.size, 'md5', c.md5, 'crc32c', c.crc32c, 'checksums', c.checksums, 'created_at', c.created_at),
+      'blobs', (SELECT coalesce(json_agg(json_build_object('chunk_id', b.chunk_id, 'backend_id', b.backend_id, 'physical_bucket', b.physical_bucket,
+                                                            'physical_key', b.physical_key, 'state', b.state, 'updated_at', b.updated_at)
+                                         ORDER BY b.backend_id), '[]') FROM blobs b WHERE b.chunk_id = c.id)
+    ) ORDER BY p.part_number), '[]')
+   FROM version_parts p JOIN chunks c ON c.id = p.chunk_id WHERE p.version_id = v.id) AS parts_json`;
+
+interface PartJson {
+  part_number: number;
+  start_offset: number;
+  size: number;
+  etag: string;
+  checksums: ChecksumSet | null;
+  chunk: Omit<ChunkDbRow, 'created_at'> & { created_at: string };
+  blobs: (Omit<BlobDbRow, 'updated_at'> & { updated_at: string })[];
+}
+
+export type VersionWithPartsRow = VersionDbRow & { parts_json: PartJson[] };
+
+/** The version row and its parts (VERSION_COLUMNS + PARTS_JSON) as an ObjectVersion. */
+export function toVersionWithParts(row: VersionWithPartsRow): ObjectVersion {
+  const version = toVersion(row);
+  version.parts = row.parts_json.map((p) => ({
+    partNumber: p.part_number,
+    offset: Number(p.start_offset),
+    size: Number(p.size),
+    etag: p.etag,
+    checksums: p.checksums ?? {},
+    // json renders timestamps as ISO text with microseconds; Date keeps milliseconds, as pg's own parser does.
     chunk: toChunk(
-      { id: row.chunk_id, bucket_id: row.chunk_bucket_id, size: row.chunk_size, md5: row.chunk_md5, checksums: row.chunk_checksums, created_at: row.chunk_created_at },
-      blobs.get(row.chunk_id) ?? [],
+      { ...p.chunk, created_at: new Date(p.chunk.created_at) },
+      p.blobs.map((b) => toBlob({ ...b, updated_at: new Date(b.updated_at) })),
     ),
   }));
   return version;
 }
 
-interface PartJoinRow {
-  part_number: number | null;
-  start_offset: number | string | null;
-  part_size: number | string | null;
-  part_etag: string | null;
-  part_checksums: ChecksumSet | null;
-  chunk_id: string;
-  chunk_bucket_id: string;
-  chunk_size: ChunkDbRow['size'];
-  chunk_md5: string;
-  chunk_checksums: ChecksumSet | null;
-  chunk_created_at: Date;
+export const VERSION_WITH_PARTS_COLUMNS = `${VERSION_COLUMNS}, ${PARTS_JSON}`;
+
+/** Which version of a key: the latest, or the one with this S3 version id ($n placeholders from `first`). */
+export function versionPredicate(versionId: string | undefined, first: number): string {
+  return versionId === undefined ? `v.key = $${first} AND v.is_latest` : `v.key = $${first} AND v.version_id = $${first + 1}`;
+}
+
+/** A version with its parts, chunks and blobs, in one query. */
+export async function loadVersion(q: Queryable, where: { id: string } | { bucketId: string; key: string; versionId?: string }): Promise<ObjectVersion | null> {
+  const [cond, args] =
+    'id' in where
+      ? ['v.id = $1', [where.id]]
+      : [`v.bucket_id = $1 AND ${versionPredicate(where.versionId, 2)}`, where.versionId === undefined ? [where.bucketId, where.key] : [where.bucketId, where.key, where.versionId]];
+  const r = await q.query<VersionWithPartsRow>(`SELECT ${VERSION_WITH_PARTS_COLUMNS} FROM object_versions v WHERE ${cond}`, args);
+  return r.rows[0] ? toVersionWithParts(r.rows[0]) : null;
 }

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createPool, migrate, startEmbeddedPostgres } from '../../metadata/index.ts';
-import { clearStalePostmaster } from '../../metadata/embedded-host.ts';
+import { clearStalePostmaster, isAlive } from '../../metadata/embedded-host.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const MIGRATIONS_DIR = path.join(ROOT, 'migrations');
@@ -100,15 +100,6 @@ async function removeAbandoned(tmp: string): Promise<void> {
     const dir = path.join(tmp, name);
     await clearStalePostmaster(path.join(dir, 'pg'), () => {}).catch(() => {});
     await fs.rm(dir, { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -79,7 +79,7 @@ export async function putObject(
   const size = opts.size ?? 10;
   const etag = opts.etag ?? `etag-${randomUUID().slice(0, 8)}`;
   const chunkId = await beginChunk(f.store, bucketId, backends);
-  return f.store.commitObject({
+  const committed = await f.store.commitObject({
     ...META,
     bucketId,
     key,
@@ -89,6 +89,7 @@ export async function putObject(
     parts: [{ partNumber: 1, size, etag, checksums: {}, chunk: sealed(chunkId, backends, size, opts.state) }],
     condition: opts.condition,
   });
+  return (await f.store.getVersion(bucketId, key, committed.versionId))!;
 }
 
 export async function garbageIds(store: MetadataStore): Promise<Set<string>> {
@@ -98,4 +99,10 @@ export async function garbageIds(store: MetadataStore): Promise<Set<string>> {
 export async function changelogCount(pool: pg.Pool): Promise<number> {
   const r = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM changelog');
   return r.rows[0].n;
+}
+
+/** A version as commitObject / completeUpload describe it: everything but the parts. */
+export function withoutParts(v: ObjectVersion): Omit<ObjectVersion, 'parts'> {
+  const { parts: _parts, ...rest } = v;
+  return rest;
 }

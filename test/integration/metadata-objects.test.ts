@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MetadataError } from '../../metadata/index.ts';
-import { beginChunk, garbageIds, META, putObject, sealed, setup, type Fixture } from './metadata-fixtures.ts';
+import { beginChunk, garbageIds, META, putObject, sealed, setup, withoutParts, type Fixture } from './metadata-fixtures.ts';
 
 let f: Fixture;
 before(async () => {
@@ -38,7 +38,7 @@ describe('commitObject and getObject', () => {
       ],
     });
     const got = await f.store.getObject(f.bucket.id, 'docs/readme.txt');
-    assert.deepEqual(got, committed);
+    assert.deepEqual(withoutParts(got!), committed);
     assert.equal(got!.versionId, 'null');
     assert.equal(got!.isLatest, true);
     assert.equal(got!.deleteMarker, false);
@@ -120,7 +120,7 @@ describe('overwrite, delete and garbage', () => {
   test('a zero-copy commit references the source chunk, which stays alive when the source is deleted', async () => {
     const src = await putObject(f, 'src', { etag: 'srcetag', size: 10 });
     const chunkId = src.parts[0].chunk.id;
-    const copy = await f.store.commitObject({
+    await f.store.commitObject({
       ...META,
       userMetadata: { rotated: 'yes' },
       bucketId: f.bucket.id,
@@ -130,6 +130,7 @@ describe('overwrite, delete and garbage', () => {
       multipartParts: null,
       parts: [{ partNumber: 1, size: 10, etag: 'srcetag', checksums: {}, chunk: { existingChunkId: chunkId } }],
     });
+    const copy = (await f.store.getObject(f.bucket.id, 'copy'))!;
     assert.equal(copy.parts[0].chunk.id, chunkId);
     assert.equal(copy.parts[0].chunk.size, 10);
     await f.store.deleteObject(f.bucket.id, 'src');
