@@ -7,13 +7,14 @@
 // from us) closes — which the kernel does even on SIGKILL — and a process-exit hook
 // covers the ordinary exits.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { S3Client } from '@aws-sdk/client-s3';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
 export interface S3ServerHandle {
-  kind: 's3rver' | 'moto';
+  kind: 's3rver' | 'moto' | 'ceph-rgw';
   endpoint: string;
   accessKeyId: string;
   secretAccessKey: string;
@@ -83,7 +84,7 @@ function signalGroup(pid: number, sig: NodeJS.Signals): void {
 }
 
 interface Launch {
-  kind: 's3rver' | 'moto';
+  kind: 's3rver' | 'moto' | 'ceph-rgw';
   command: string;
   args: (port: number) => string[];
   accessKeyId: string;
@@ -128,6 +129,10 @@ async function launch(spec: Launch, opts: S3ServerOptions): Promise<S3ServerHand
     exitHook = null;
     if (c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise<void>((r) => c.once('exit', () => r()));
+    // The handle was unref'd at start; without a ref the event loop may run dry before 'exit'
+    // arrives, and stop() never gets to remove the data directory (every run left its s3rver
+    // directories in the temp dir: 78 GB on this machine before this was found).
+    c.ref();
     // A stopped process only acts on SIGKILL; SIGCONT first so SIGTERM is not left pending.
     signalGroup(c.pid!, 'SIGCONT');
     signalGroup(c.pid!, 'SIGKILL');
@@ -195,4 +200,9 @@ export async function startMoto(opts: S3ServerOptions = {}): Promise<S3ServerHan
     },
     { startTimeoutMs: 30_000, ...opts },
   );
+}
+
+/** An SDK client straight to the server, behind Fedgate's back (to read or alter what a provider holds). */
+export function directClient(srv: S3ServerHandle): S3Client {
+  return new S3Client({ endpoint: srv.endpoint, region: srv.region, forcePathStyle: true, credentials: { accessKeyId: srv.accessKeyId, secretAccessKey: srv.secretAccessKey } });
 }

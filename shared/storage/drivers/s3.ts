@@ -1,44 +1,32 @@
-// A StorageBackend on any S3-compatible endpoint, through @aws-sdk/client-s3.
+// A StorageBackend on any S3-compatible endpoint. Requests go out signed by the SDK's
+// SigV4 signer as plain HTTP (s3-wire.ts); listings use @aws-sdk/client-s3, loaded on
+// first use.
 //
-// What we make the SDK send, and why (design/MACHINE.md, "S3 servers"):
+// What goes on the wire, and why (design/MACHINE.md, "S3 servers"):
 // - Plain, length-known bodies: `Content-Length: size`, `x-amz-content-sha256:
-//   UNSIGNED-PAYLOAD`, no `Content-Encoding: aws-chunked`. s3rver stores aws-chunked
-//   framing inside the object and Ceph RGW refuses streaming trailers, so the flexible
-//   checksum feature is limited to operations that require it
-//   (requestChecksumCalculation 'WHEN_REQUIRED') and a middleware refuses to send any
-//   aws-chunked request. The SDK pipes a stream body straight to the socket, so a
-//   256 MiB blob costs no more than the socket's buffers.
-// - No `Expect: 100-continue`: with it, @smithy/node-http-handler uses a fresh
-//   non-keep-alive agent per request and waits for the interim response — an extra
-//   round trip and a new TCP connection for every large PUT.
-// - maxAttempts 1: the quorum writer and the workers decide about retries; a hidden
-//   SDK retry would re-read a body stream that is already consumed.
+//   UNSIGNED-PAYLOAD`, never `Content-Encoding: aws-chunked` or trailers: s3rver stores
+//   aws-chunked framing inside the object and Ceph RGW refuses streaming trailers. A
+//   stream body is piped straight to the socket, so a 256 MiB blob costs no more than
+//   the socket's buffers.
+// - No `Expect: 100-continue`: it costs a round trip per PUT, and with the SDK's handler
+//   a fresh non-keep-alive connection as well.
+// - No retries here: the quorum writer and the workers decide about retries; a hidden
+//   retry would re-read a body stream that is already consumed.
 // - Timeouts: a backend whose process is stopped (SIGSTOP) still completes the TCP
-//   handshake from the kernel backlog and then says nothing. connectionTimeout covers a
-//   dead host, socketTimeout (socket inactivity) a silent one, and every call here also
-//   carries its own deadline (or, for PUT, an inactivity watchdog) so that no promise
-//   can outlive `timeoutMs` of silence.
+//   handshake from the kernel backlog and then says nothing. Socket inactivity fails a
+//   silent one (also mid-body), and every call here also carries its own deadline (or,
+//   for PUT, an inactivity watchdog) so that no promise can outlive `timeoutMs` of silence.
 import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { pipeline, type Readable } from 'node:stream';
-import {
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListBucketsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type BucketLocationConstraint,
-} from '@aws-sdk/client-s3';
 import { BlobNotFoundError, type BackendHealth, type BlobLocator, type ByteRange, type StorageBackend } from '../types.ts';
 import { BackendTimeoutError, describeError, InvalidLocatorError } from '../errors.ts';
 import { ExactLength } from './exact-length.ts';
 import { exactRangeBody } from './range-body.ts';
+import { S3Wire } from './s3-wire.ts';
+
+const escapeXml = (v: string) => v.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export interface S3BackendOptions {
   name: string;
@@ -82,71 +70,57 @@ function checkLocator(loc: BlobLocator): void {
   if (!loc.key || loc.key.includes('\0')) throw new InvalidLocatorError('key', loc.key);
 }
 
-/** Refuse, loudly, any request the SDK would send with aws-chunked framing (see header comment). */
-const plainPayloadGuard =
-  (next: (args: any) => Promise<any>) =>
-  async (args: any): Promise<any> => {
-    const headers: Record<string, string> = args.request?.headers ?? {};
-    for (const [k, v] of Object.entries(headers)) {
-      const name = k.toLowerCase();
-      if (
-        (name === 'content-encoding' && String(v).includes('aws-chunked')) ||
-        name === 'x-amz-decoded-content-length' ||
-        name === 'x-amz-trailer'
-      ) {
-        throw new Error(`refusing to send an aws-chunked request (${name}: ${v}); backends need plain length-known bodies`);
-      }
-    }
-    return next(args);
-  };
-
-/** A stream body is never hashed by the signer; say so explicitly instead of relying on the default. */
-const unsignedStreamPayload =
-  (next: (args: any) => Promise<any>) =>
-  async (args: any): Promise<any> => {
-    const req = args.request;
-    if (req?.body && typeof req.body.pipe === 'function' && req.headers) {
-      req.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
-    }
-    return next(args);
-  };
+type Sdk = typeof import('@aws-sdk/client-s3');
 
 class S3Backend implements StorageBackend {
   readonly name: string;
-  private readonly client: S3Client;
+  private readonly opts: S3BackendOptions;
   private readonly region: string;
   private readonly timeoutMs: number;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
+  /** Every call but listings, see s3-wire.ts. */
+  private readonly wire: S3Wire;
+  /** The SDK client for listings, created (and the SDK loaded) on first use. */
+  private client: Promise<{ client: InstanceType<Sdk['S3Client']>; sdk: Sdk }> | null = null;
 
   constructor(opts: S3BackendOptions) {
     this.name = opts.name;
+    this.opts = opts;
     this.region = opts.region;
     this.timeoutMs = opts.timeoutMs;
     const maxSockets = opts.maxSockets ?? 64;
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets });
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets });
-    this.client = new S3Client({
+    this.wire = new S3Wire({
       endpoint: opts.endpoint,
       region: opts.region,
+      accessKeyId: opts.accessKeyId,
+      secretAccessKey: opts.secretAccessKey,
       forcePathStyle: opts.forcePathStyle ?? true,
-      credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: 1,
-      expectContinueHeader: false,
-      // The SDK prints a console warning for every failed streaming request when it has
-      // no logger; failures reach the caller as errors, so that line is only noise.
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-      requestHandler: {
-        httpAgent: this.httpAgent,
-        httpsAgent: this.httpsAgent,
-        connectionTimeout: opts.timeoutMs,
-        socketTimeout: opts.timeoutMs,
-      },
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      timeoutMs: opts.timeoutMs,
+      onTimeout: (what) => new BackendTimeoutError(this.name, what, this.timeoutMs),
     });
-    this.client.middlewareStack.add(unsignedStreamPayload, { step: 'build', name: 'fedgateUnsignedStreamPayload' });
-    this.client.middlewareStack.add(plainPayloadGuard, { step: 'finalizeRequest', priority: 'low', name: 'fedgatePlainPayloadGuard' });
+  }
+
+  private sdk(): Promise<{ client: InstanceType<Sdk['S3Client']>; sdk: Sdk }> {
+    this.client ??= import('@aws-sdk/client-s3').then((sdk) => ({
+      sdk,
+      client: new sdk.S3Client({
+        endpoint: this.opts.endpoint,
+        region: this.opts.region,
+        forcePathStyle: this.opts.forcePathStyle ?? true,
+        credentials: { accessKeyId: this.opts.accessKeyId, secretAccessKey: this.opts.secretAccessKey },
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        maxAttempts: 1,
+        logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+        requestHandler: { httpAgent: this.httpAgent, httpsAgent: this.httpsAgent, connectionTimeout: this.timeoutMs, socketTimeout: this.timeoutMs },
+      }),
+    }));
+    return this.client;
   }
 
   /**
@@ -169,27 +143,36 @@ class S3Backend implements StorageBackend {
     }
   }
 
+  /** A bucket-level call on the wire; its (empty or tiny) answer body is discarded. */
+  private async bucketCall(what: string, method: 'HEAD' | 'PUT' | 'DELETE' | 'GET', bucket: string, signal: AbortSignal | undefined, body?: Buffer): Promise<void> {
+    const res = await this.call(what, signal, (s) => this.wire.send({ method, bucket, key: '', body, signal: s, what }));
+    res.resume();
+  }
+
   async ensureBucket(bucket: string, signal?: AbortSignal): Promise<void> {
     try {
-      await this.call('HeadBucket', signal, (s) => this.client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: s }));
+      await this.bucketCall('HeadBucket', 'HEAD', bucket, signal);
       return;
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
     // us-east-1 is the one region that must not be named in CreateBucketConfiguration
     // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html).
-    const cfg = this.region && this.region !== 'us-east-1' ? { LocationConstraint: this.region as BucketLocationConstraint } : undefined;
+    const cfg =
+      this.region && this.region !== 'us-east-1'
+        ? Buffer.from(
+            `<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>${escapeXml(this.region)}</LocationConstraint></CreateBucketConfiguration>`,
+          )
+        : undefined;
     try {
-      await this.call('CreateBucket', signal, (s) =>
-        this.client.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: cfg }), { abortSignal: s }),
-      );
+      await this.bucketCall('CreateBucket', 'PUT', bucket, signal, cfg);
     } catch (err) {
       const n = errName(err);
       if (n === 'BucketAlreadyOwnedByYou') return;
       // BucketAlreadyExists is also what some servers answer to their own bucket under a
       // race; a HeadBucket that succeeds proves it is ours (a foreign one answers 403).
       if (n === 'BucketAlreadyExists') {
-        await this.call('HeadBucket', signal, (s) => this.client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: s }));
+        await this.bucketCall('HeadBucket', 'HEAD', bucket, signal);
         return;
       }
       throw err;
@@ -198,7 +181,7 @@ class S3Backend implements StorageBackend {
 
   async deleteBucket(bucket: string, signal?: AbortSignal): Promise<void> {
     try {
-      await this.call('DeleteBucket', signal, (s) => this.client.send(new DeleteBucketCommand({ Bucket: bucket }), { abortSignal: s }));
+      await this.bucketCall('DeleteBucket', 'DELETE', bucket, signal);
     } catch (err) {
       if (isNotFound(err)) return;
       throw err;
@@ -241,10 +224,17 @@ class S3Backend implements StorageBackend {
       if (err) fail(err);
     });
     try {
-      await this.client.send(
-        new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: guard, ContentLength: size, ContentType: 'application/octet-stream' }),
-        { abortSignal: ctl.signal },
-      );
+      const res = await this.wire.send({
+        method: 'PUT',
+        bucket: loc.bucket,
+        key: loc.key,
+        headers: { 'content-type': 'application/octet-stream' },
+        body: guard,
+        contentLength: size,
+        signal: ctl.signal,
+        what: 'PutObject',
+      });
+      res.resume();
       if (failure !== null) throw failure;
     } catch (err) {
       // Decide the reported cause before tearing down: destroying the streams below
@@ -291,14 +281,18 @@ class S3Backend implements StorageBackend {
     try {
       // The deadline covers the wait for the response headers; afterwards only the
       // caller's signal and the socket inactivity timeout apply to the streaming body.
-      const out = await this.call('GetObject', signal, (s) =>
-        this.client.send(
-          new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
-          { abortSignal: s },
-        ),
+      const res = await this.call('GetObject', signal, (s) =>
+        this.wire.send({
+          method: 'GET',
+          bucket: loc.bucket,
+          key: loc.key,
+          headers: range ? { range: `bytes=${range.start}-${range.end}` } : undefined,
+          signal: s,
+          what: 'GetObject',
+        }),
       );
-      const body = out.Body as Readable;
-      return range ? exactRangeBody(body, range, out.ContentRange, out.ContentLength) : body;
+      const contentLength = res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
+      return range ? exactRangeBody(res, range, res.headers['content-range'], contentLength) : res;
     } catch (err) {
       if (isNotFound(err)) throw new BlobNotFoundError(loc, this.name);
       if (errName(err) === 'InvalidRange' || status(err) === 416) throw new RangeError(`range ${range?.start}-${range?.end} not satisfiable`);
@@ -309,10 +303,9 @@ class S3Backend implements StorageBackend {
   async head(loc: BlobLocator, signal?: AbortSignal): Promise<{ size: number } | null> {
     checkLocator(loc);
     try {
-      const out = await this.call('HeadObject', signal, (s) =>
-        this.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: s }),
-      );
-      return { size: out.ContentLength ?? 0 };
+      const res = await this.call('HeadObject', signal, (s) => this.wire.send({ method: 'HEAD', bucket: loc.bucket, key: loc.key, signal: s, what: 'HeadObject' }));
+      res.resume();
+      return { size: Number(res.headers['content-length'] ?? 0) };
     } catch (err) {
       if (isNotFound(err)) return null;
       throw err;
@@ -322,9 +315,8 @@ class S3Backend implements StorageBackend {
   async delete(loc: BlobLocator, signal?: AbortSignal): Promise<void> {
     checkLocator(loc);
     try {
-      await this.call('DeleteObject', signal, (s) =>
-        this.client.send(new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: s }),
-      );
+      const res = await this.call('DeleteObject', signal, (s) => this.wire.send({ method: 'DELETE', bucket: loc.bucket, key: loc.key, signal: s, what: 'DeleteObject' }));
+      res.resume();
     } catch (err) {
       if (isNotFound(err)) return;
       throw err;
@@ -336,8 +328,9 @@ class S3Backend implements StorageBackend {
     do {
       let out;
       try {
+        const { client, sdk } = await this.sdk();
         out = await this.call('ListObjectsV2', signal, (s) =>
-          this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }), {
+          client.send(new sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }), {
             abortSignal: s,
           }),
         );
@@ -355,7 +348,7 @@ class S3Backend implements StorageBackend {
   async health(signal?: AbortSignal): Promise<BackendHealth> {
     const t0 = performance.now();
     try {
-      await this.call('ListBuckets', signal, (s) => this.client.send(new ListBucketsCommand({}), { abortSignal: s }));
+      await this.bucketCall('ListBuckets', 'GET', '', signal);
       return { ok: true, rttMs: performance.now() - t0 };
     } catch (err) {
       return { ok: false, rttMs: performance.now() - t0, error: describeError(err) };
@@ -363,7 +356,7 @@ class S3Backend implements StorageBackend {
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    if (this.client) (await this.client).client.destroy();
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
