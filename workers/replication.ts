@@ -1,8 +1,7 @@
-// Replication: finish the copies of a chunk that missed the synchronous quorum
-// (PRODUCT.md §3). Idempotent: a replica that is already 'ok' is left alone; the
-// copy is verified against the chunk's MD5 before it is marked 'ok'.
-import { createHash } from 'node:crypto';
-import { PassThrough } from 'node:stream';
+// Replication: finish the copies of a chunk that missed the synchronous quorum, or
+// replace a corrupt or missing one (PRODUCT.md §3). Idempotent: a replica that is
+// already 'ok' is left alone; the bytes copied are checked against the chunk's record
+// (DataPlane.openChunk) before the copy is marked 'ok'.
 import type { MetadataStore } from '../metadata/types.ts';
 import type { DataPlane } from '../shared/dataplane/index.ts';
 import type { Logger } from '../shared/observability/logger.ts';
@@ -26,17 +25,11 @@ export async function replicateChunk(deps: { store: MetadataStore; data: DataPla
     if (!target) continue; // backend removed; placement checking re-homes the copy
     try {
       await target.driver.ensureBucket(b.physicalBucket, AbortSignal.timeout(deps.timeoutMs));
+      // openChunk checks the whole chunk against its recorded CRC-32C (or MD5) as it streams:
+      // a source replica with other bytes fails the put (and is marked corrupt) before the
+      // copy could be taken for a good one.
       const source = await deps.data.openChunk(chunk);
-      const md5 = createHash('md5');
-      const tap = new PassThrough();
-      tap.on('data', (c: Buffer) => md5.update(c));
-      source.on('error', (e) => tap.destroy(e));
-      source.pipe(tap);
-      await target.driver.put({ bucket: b.physicalBucket, key: b.physicalKey }, tap, chunk.size);
-      if (md5.digest('hex') !== chunk.md5) {
-        await target.driver.delete({ bucket: b.physicalBucket, key: b.physicalKey }).catch(() => {});
-        throw new Error('source replica returned bytes whose MD5 differs from the recorded one');
-      }
+      await target.driver.put({ bucket: b.physicalBucket, key: b.physicalKey }, source, chunk.size);
       await deps.store.setBlobState(chunkId, b.backendId, 'ok');
       repaired++;
     } catch (e) {

@@ -17,6 +17,8 @@ export interface Hasher {
   update(data: Uint8Array): void;
   /** Raw digest bytes (big-endian for the CRCs). */
   digest(): Promise<Buffer>;
+  /** Gives up without a digest (a failed write); only off-thread hashers hold anything. */
+  dispose?(): void;
 }
 
 function u32(n: number): Buffer {
@@ -77,6 +79,11 @@ export function createHasher(alg: ChecksumAlgorithm | 'MD5'): Hasher {
     case 'MD5':
       return new NodeHashHasher('md5');
   }
+}
+
+/** A CRC-32C state as Fedgate records it for its own read checks (chunks.crc32c): 8 hex digits. */
+export function crc32cHex(state: number): string {
+  return (state >>> 0).toString(16).padStart(8, '0');
 }
 
 /** `x-amz-checksum-crc32` → 'CRC32' etc.; undefined for anything else. */

@@ -23,6 +23,13 @@ export interface FedgateConfig {
   logLevel: string;
   /** Per-backend operation timeout: a backend that does not answer in time is a failed target. */
   backendTimeoutMs: number;
+  /** Pause between scrub rounds (0: no scrubbing) and the MiB read back per round. */
+  scrubIntervalMs: number;
+  scrubMiBPerRound: number;
+  /** Run the background workers inside `fedgate serve` (FEDGATE_WORKERS, default on). */
+  runWorkers: boolean;
+  /** Check whole-chunk reads against the recorded CRC-32C / MD5 (default on; off only to measure what it costs). */
+  verifyReads: boolean;
   tlsCert?: string;
   tlsKey?: string;
 }
@@ -33,6 +40,14 @@ function intEnv(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 65535 * 1000) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+function boolEnv(env: NodeJS.ProcessEnv, name: string, dflt: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return dflt;
+  if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
+  throw new Error(`${name} must be on or off (1/0, true/false), got ${JSON.stringify(env[name])}`);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): FedgateConfig {
@@ -57,6 +72,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FedgateConfig 
     region: env.FEDGATE_REGION || 'us-east-1',
     logLevel: env.FEDGATE_LOG_LEVEL || 'info',
     backendTimeoutMs: intEnv(env, 'FEDGATE_BACKEND_TIMEOUT_MS', 10_000),
+    scrubIntervalMs: intEnv(env, 'FEDGATE_SCRUB_INTERVAL_MS', 60_000),
+    scrubMiBPerRound: intEnv(env, 'FEDGATE_SCRUB_MIB_PER_ROUND', 64),
+    verifyReads: boolEnv(env, 'FEDGATE_VERIFY_READS', true),
+    runWorkers: boolEnv(env, 'FEDGATE_WORKERS', true),
     tlsCert: env.FEDGATE_TLS_CERT || undefined,
     tlsKey: env.FEDGATE_TLS_KEY || undefined,
   };

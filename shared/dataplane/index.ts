@@ -3,13 +3,16 @@
 // Used by the gateway's handlers and by the workers alike.
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { BlobState, BucketRow, ChecksumAlgorithm, ChecksumSet, ChunkRow, MetadataStore, SealedChunk, VersionPart } from '../../metadata/types.ts';
-import type { BlobLocator, ByteRange } from '../storage/types.ts';
+import { buffer } from 'node:stream/consumers';
+import type { BlobState, BucketRow, ChecksumAlgorithm, ChecksumSet, ChunkRow, MetadataStore, ScrubCandidate, SealedChunk, VersionPart } from '../../metadata/types.ts';
+import { BlobNotFoundError, type BlobLocator, type ByteRange } from '../storage/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { physicalBucketName, physicalKey, placeForRead, placeStandard } from '../placement/index.ts';
 import { quorumWrite, QuorumError } from '../quorum/index.ts';
 import { CodedError } from '../errors/index.ts';
 import { BackendSet, type LiveBackend } from './backends.ts';
+import { checkable, mismatchOf, ReplicaMismatchError, verifiedRead } from './verify.ts';
+import { integrity, type FoundBy } from '../observability/integrity-metrics.ts';
 
 export { BackendSet, type LiveBackend, type DriverFactory } from './backends.ts';
 
@@ -22,6 +25,8 @@ export interface DataPlaneDeps {
   /** Deployment secret for namespace hashing (never the vault master key itself). */
   namingSecret: Buffer;
   timeoutMs: number;
+  /** Check whole-chunk reads against the recorded digest (verify.ts); default true. */
+  verifyReads?: boolean;
   log: Logger;
   /** Hand a chunk to the replication queue (a failed or straggling target). */
   enqueueRepair(chunkId: string): Promise<void>;
@@ -141,6 +146,7 @@ export class DataPlane {
       chunkId,
       size: result.size,
       md5: result.md5,
+      crc32c: result.crc32c,
       checksums: result.checksums,
       blobStates: [...states].map(([backendId, state]) => ({ backendId, state })),
     };
@@ -171,25 +177,98 @@ export class DataPlane {
       .map((b) => ({ backend: live.get(b.backendId)!, loc: { bucket: b.physicalBucket, key: b.physicalKey } }));
   }
 
-  /** Open one chunk (or a range of it), failing over between replicas before the first byte. */
+  /** One replica's answer for a chunk (or a range of it); the deadline covers the response headers only. */
+  private async openReplica(r: { backend: LiveBackend; loc: BlobLocator }, range?: ByteRange): Promise<Readable> {
+    // A long body that keeps flowing must not be cut off. A backend that stalls mid-body is
+    // caught by the driver's own socket-inactivity timeout.
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(new Error(`no response within ${this.d.timeoutMs} ms`)), this.d.timeoutMs);
+    try {
+      return await r.backend.driver.get(r.loc, range, ctl.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A whole-chunk read is checked against the recorded size and CRC-32C or MD5 (verify.ts); a range is not. */
+  private checked(stream: Readable, chunk: ChunkRow, backend: LiveBackend, range?: ByteRange): Readable {
+    if (range !== undefined || this.d.verifyReads === false || !checkable(chunk)) return stream;
+    return verifiedRead(stream, chunk, (why) => this.reportBadReplica(chunk.id, backend, 'corrupt', why, 'read'));
+  }
+
+  /**
+   * A replica that answered with other bytes than were stored ('corrupt') or that lost
+   * them ('missing') is no longer read, and its chunk goes to the repair queue.
+   */
+  async reportBadReplica(chunkId: string, backend: LiveBackend, state: 'corrupt' | 'missing', why: string, foundBy: FoundBy): Promise<void> {
+    this.d.log.warn({ chunkId, backend: backend.row.name, state, why, foundBy }, 'replica is bad; marked for repair');
+    integrity.badReplica(state, foundBy, backend.row.name);
+    try {
+      await this.d.store.setBlobState(chunkId, backend.row.id, state);
+      await this.d.enqueueRepair(chunkId);
+    } catch (e) {
+      this.d.log.error({ chunkId, err: (e as Error).message }, 'could not mark a bad replica; the scrubber will find it again');
+    }
+  }
+
+  /** A replica whose provider no longer has a blob it acknowledged has lost it: 'missing'. */
+  private async noteFailedRead(chunk: ChunkRow, backend: LiveBackend, err: unknown): Promise<void> {
+    if (err instanceof BlobNotFoundError) await this.reportBadReplica(chunk.id, backend, 'missing', err.message, 'read');
+  }
+
+  /**
+   * Open one chunk (or a range of it), failing over between replicas before the first byte.
+   * A whole chunk is verified while it streams: a replica with wrong bytes makes the stream
+   * fail before its last piece (and is marked corrupt), never a complete wrong answer.
+   */
   async openChunk(chunk: ChunkRow, range?: ByteRange): Promise<Readable> {
     const errors: string[] = [];
     for (const r of this.readOrder(chunk)) {
-      // The deadline covers the wait for the response only: a long body that keeps flowing
-      // must not be cut off. A backend that stalls mid-body is caught by the driver's own
-      // socket-inactivity timeout.
-      const ctl = new AbortController();
-      const timer = setTimeout(() => ctl.abort(new Error(`no response within ${this.d.timeoutMs} ms`)), this.d.timeoutMs);
       try {
-        return await r.backend.driver.get(r.loc, range, ctl.signal);
+        return this.checked(await this.openReplica(r, range), chunk, r.backend, range);
       } catch (e) {
+        await this.noteFailedRead(chunk, r.backend, e);
         errors.push(`${r.backend.row.name}: ${(e as Error).message}`);
-      } finally {
-        clearTimeout(timer);
       }
     }
     this.d.log.warn({ chunkId: chunk.id, errors }, 'no replica could serve a read');
     throw new CodedError('ServiceUnavailable', 'No replica of this object is reachable right now');
+  }
+
+  /** One chunk (or a range of it) read whole; any failure, wrong bytes included, moves on to the next replica. */
+  private async readChunk(chunk: ChunkRow, range?: ByteRange): Promise<Buffer> {
+    const expected = range ? range.end - range.start + 1 : chunk.size;
+    const errors: string[] = [];
+    for (const r of this.readOrder(chunk)) {
+      try {
+        const bytes = await buffer(await this.openReplica(r, range));
+        // Whole and small: checked in one call once read, no stream stage needed.
+        const wrong = range === undefined && this.d.verifyReads !== false && checkable(chunk) ? mismatchOf(bytes, chunk) : null;
+        if (wrong !== null) {
+          await this.reportBadReplica(chunk.id, r.backend, 'corrupt', wrong, 'read');
+          throw new ReplicaMismatchError(wrong);
+        }
+        if (bytes.length !== expected) throw new Error(`answered ${bytes.length} of ${expected} bytes`);
+        return bytes;
+      } catch (e) {
+        await this.noteFailedRead(chunk, r.backend, e);
+        errors.push(`${r.backend.row.name}: ${(e as Error).message}`);
+      }
+    }
+    this.d.log.warn({ chunkId: chunk.id, errors }, 'no replica could serve a read');
+    throw new CodedError('ServiceUnavailable', 'No replica of this object is reachable right now');
+  }
+
+  private static pieces(parts: VersionPart[], range?: ByteRange): { chunk: ChunkRow; range?: ByteRange }[] {
+    const total = parts.reduce((n, p) => n + p.size, 0);
+    const start = range?.start ?? 0;
+    const end = range?.end ?? total - 1;
+    return parts
+      .filter((p) => p.size > 0 && p.offset <= end && p.offset + p.size - 1 >= start)
+      .map((p) => {
+        const r = { start: Math.max(0, start - p.offset), end: Math.min(p.size - 1, end - p.offset) };
+        return { chunk: p.chunk, range: r.start === 0 && r.end === p.chunk.size - 1 ? undefined : r };
+      });
   }
 
   /**
@@ -198,21 +277,52 @@ export class DataPlane {
    * fails cleanly before any response header is sent.
    */
   async openObject(parts: VersionPart[], range?: ByteRange): Promise<Readable> {
-    const total = parts.reduce((n, p) => n + p.size, 0);
-    const start = range?.start ?? 0;
-    const end = range?.end ?? total - 1;
-    const pieces = parts
-      .filter((p) => p.size > 0 && p.offset <= end && p.offset + p.size - 1 >= start)
-      .map((p) => ({ chunk: p.chunk, range: { start: Math.max(0, start - p.offset), end: Math.min(p.size - 1, end - p.offset) } }));
+    const pieces = DataPlane.pieces(parts, range);
     if (pieces.length === 0) return Readable.from([]);
-    const whole = (p: (typeof pieces)[number]) => (p.range.start === 0 && p.range.end === p.chunk.size - 1 ? undefined : p.range);
-    const first = await this.openChunk(pieces[0].chunk, whole(pieces[0]));
+    const first = await this.openChunk(pieces[0].chunk, pieces[0].range);
     if (pieces.length === 1) return first;
-    const open = (i: number) => this.openChunk(pieces[i].chunk, whole(pieces[i]));
+    const open = (i: number) => this.openChunk(pieces[i].chunk, pieces[i].range);
     async function* all(): AsyncGenerator<Buffer> {
       for (let i = 0; i < pieces.length; i++) yield* i === 0 ? first : await open(i);
     }
     return Readable.from(all(), { objectMode: false });
+  }
+
+  /**
+   * The same bytes as openObject, read whole before anything is answered (small bodies):
+   * every piece can then fail over to another replica at any point of its read.
+   */
+  async readObject(parts: VersionPart[], range?: ByteRange): Promise<Buffer> {
+    const out: Buffer[] = [];
+    for (const p of DataPlane.pieces(parts, range)) out.push(await this.readChunk(p.chunk, p.range));
+    return Buffer.concat(out);
+  }
+
+  /**
+   * Read one replica back whole and compare it with the chunk's recorded size and CRC-32C (or MD5)
+   * (the scrubber). 'unreachable' is a backend that did not answer: nothing is known then.
+   */
+  async verifyReplica(c: ScrubCandidate): Promise<'ok' | 'corrupt' | 'missing' | 'unreachable'> {
+    const backend = this.d.backends.get(c.backendId);
+    if (!backend) return 'unreachable';
+    let mismatch: string | null = null;
+    try {
+      const stream = await this.openReplica({ backend, loc: { bucket: c.physicalBucket, key: c.physicalKey } });
+      // Read and drop: only the digest is kept, whatever the size.
+      for await (const _piece of verifiedRead(stream, c, (why) => (mismatch = why))) void _piece;
+      return 'ok';
+    } catch (e) {
+      if (e instanceof BlobNotFoundError) {
+        await this.reportBadReplica(c.chunkId, backend, 'missing', (e as Error).message, 'scrub');
+        return 'missing';
+      }
+      if (mismatch !== null) {
+        await this.reportBadReplica(c.chunkId, backend, 'corrupt', mismatch, 'scrub');
+        return 'corrupt';
+      }
+      this.d.log.debug({ chunkId: c.chunkId, backend: backend.row.name, err: (e as Error).message }, 'scrub: replica unreachable');
+      return 'unreachable';
+    }
   }
 
   /** Delete a chunk's blobs everywhere, then its rows. */

@@ -21,10 +21,12 @@
 import { Readable } from 'node:stream';
 import type { ChecksumAlgorithm, ChecksumSet } from '../../metadata/types.ts';
 import { createHasher, type Hasher } from '../checksums/index.ts';
+import { md5HasherFor } from '../checksums/off-thread.ts';
 import type { BlobLocator, StorageBackend } from '../storage/types.ts';
 import { describeError, IncompleteBodyError } from '../storage/errors.ts';
 import { QuorumError } from './errors.ts';
 import { Pacer, type PacedTarget } from './pacing.ts';
+import { transferred } from '../observability/gc-pacer.ts';
 
 export interface QuorumTarget {
   backendId: string;
@@ -36,6 +38,8 @@ export interface QuorumResult {
   size: number;
   /** Hex MD5 of the bytes (the single-part ETag). */
   md5: string;
+  /** Hex CRC-32C of the bytes, always computed: Fedgate's own integrity check of later reads. */
+  crc32c: string;
   /** Base64 values for the algorithms asked for. */
   checksums: ChecksumSet;
   /** Targets that stored the blob before we answered. */
@@ -116,13 +120,15 @@ export async function quorumWrite(opts: QuorumWriteOptions): Promise<QuorumResul
   const meter = opts.meter;
 
   return new Promise<QuorumResult>((resolve, reject) => {
-    const md5 = createHasher('MD5');
-    const hashers: [ChecksumAlgorithm, Hasher][] = [...new Set(opts.checksums)].map((a) => [a, createHasher(a)]);
+    const md5 = md5HasherFor(size);
+    // CRC-32C is always computed (QuorumResult.crc32c); it is reported as a checksum only when asked for.
+    const asked = new Set(opts.checksums);
+    const hashers: [ChecksumAlgorithm, Hasher][] = [...new Set<ChecksumAlgorithm>([...asked, 'CRC32C'])].map((a) => [a, createHasher(a)]);
     let received = 0;
     let ended = false;
     let paused = false;
     let done = false;
-    let digests: { md5: string; checksums: ChecksumSet } | null = null;
+    let digests: { md5: string; crc32c: string; checksums: ChecksumSet } | null = null;
     const failedBeforeAnswer: { backendId: string; error: string }[] = [];
     const states: TargetState[] = [];
 
@@ -224,6 +230,7 @@ export async function quorumWrite(opts: QuorumWriteOptions): Promise<QuorumResul
       if (done) return;
       done = true;
       detachSource();
+      md5.dispose?.();
       if (!source.destroyed) source.pause();
       for (const s of states) {
         if (s.status === 'active') {
@@ -255,6 +262,7 @@ export async function quorumWrite(opts: QuorumWriteOptions): Promise<QuorumResul
       resolve({
         size,
         md5: digests.md5,
+        crc32c: digests.crc32c,
         checksums: digests.checksums,
         acked: states.filter((s) => s.status === 'acked').map((s) => s.target.backendId),
         failed: failedBeforeAnswer.slice(),
@@ -272,6 +280,7 @@ export async function quorumWrite(opts: QuorumWriteOptions): Promise<QuorumResul
       }
       md5.update(buf);
       for (const [, h] of hashers) h.update(buf);
+      transferred(buf.length);
       const now = performance.now();
       for (const s of states) {
         if (s.status !== 'active') continue;
@@ -304,8 +313,12 @@ export async function quorumWrite(opts: QuorumWriteOptions): Promise<QuorumResul
       void Promise.all([md5.digest(), ...hashers.map(([, h]) => h.digest())]).then(
         ([m, ...rest]) => {
           const checksums: ChecksumSet = {};
-          hashers.forEach(([alg], i) => (checksums[alg] = rest[i].toString('base64')));
-          digests = { md5: m.toString('hex'), checksums };
+          let crc = '';
+          hashers.forEach(([alg], i) => {
+            if (asked.has(alg)) checksums[alg] = rest[i].toString('base64');
+            if (alg === 'CRC32C') crc = rest[i].toString('hex');
+          });
+          digests = { md5: m.toString('hex'), crc32c: crc, checksums };
           maybeAnswer();
         },
         (err) => void fail(err),

@@ -84,6 +84,7 @@ export async function openRuntime(config: FedgateConfig, log: Logger): Promise<R
     backends,
     namingSecret,
     timeoutMs: config.backendTimeoutMs,
+    verifyReads: config.verifyReads,
     log,
     enqueueRepair: async (chunkId) => {
       await enqueueReplication(boss, chunkId);

@@ -10,8 +10,9 @@ import { createLogger } from '../../shared/observability/logger.ts';
 import { openRuntime, type Runtime } from '../../shared/runtime/index.ts';
 import { bootstrap } from '../../shared/runtime/bootstrap.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
-import { startWorkers, type Workers } from '../../workers/main.ts';
+import { DEFAULT_WORKER_OPTIONS, startWorkers, workersAdminRoute, type Workers } from '../../workers/main.ts';
 import { createTestDatabase } from './pg.ts';
+import type { S3ServerHandle } from './s3-servers.ts';
 
 export interface TestFedgate {
   endpoint: string;
@@ -21,7 +22,8 @@ export interface TestFedgate {
   secretAccessKey: string;
   dataDir: string;
   rt: Runtime;
-  workers: Workers;
+  /** null when started with `workers: false` (a separate `fedgate worker` process runs them). */
+  workers: Workers | null;
   gateway: Gateway;
   /** An S3 client with the SDK's default settings, as the root tenant. */
   client(creds?: { accessKeyId: string; secretAccessKey: string }): S3Client;
@@ -31,7 +33,7 @@ export interface TestFedgate {
   stop(): Promise<void>;
 }
 
-export async function startTestFedgate(opts: { defaultBackends?: 'local' | 'none'; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<TestFedgate> {
+export async function startTestFedgate(opts: { defaultBackends?: 'local' | 'none'; timeoutMs?: number; env?: Record<string, string>; workers?: boolean } = {}): Promise<TestFedgate> {
   const db = await createTestDatabase();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fedgate-test-'));
   const adminToken = 'test-admin-token-' + Math.random().toString(36).slice(2);
@@ -51,11 +53,15 @@ export async function startTestFedgate(opts: { defaultBackends?: 'local' | 'none
   const log = createLogger(config.logLevel);
   const rt = await openRuntime(config, log);
   const boot = await bootstrap(rt);
-  const workers = await startWorkers(
-    { store: rt.store, data: rt.data, boss: rt.boss, log },
-    { healthIntervalMs: 500, healIntervalMs: 1000, gcIntervalMs: 1000, gcGraceMs: 60 * 60 * 1000, timeoutMs: config.backendTimeoutMs },
-  );
-  const gateway = await startGateway(rt, boot, { s3Port: 0, adminPort: 0 });
+  const workers =
+    opts.workers === false
+      ? null
+      : await startWorkers(
+          { store: rt.store, data: rt.data, boss: rt.boss, log },
+          // Scrub rounds only when a test asks (workers.scrubNow), so that none races a test's own.
+          { ...DEFAULT_WORKER_OPTIONS, healthIntervalMs: 500, healIntervalMs: 1000, gcIntervalMs: 1000, timeoutMs: config.backendTimeoutMs, scrubIntervalMs: 0 },
+        );
+  const gateway = await startGateway(rt, boot, { s3Port: 0, adminPort: 0, adminRoutes: workers ? [workersAdminRoute(workers)] : [] });
   const endpoint = `http://127.0.0.1:${gateway.s3Port}`;
   const adminUrl = `http://127.0.0.1:${gateway.adminPort}`;
   const clients: S3Client[] = [];
@@ -99,7 +105,7 @@ export async function startTestFedgate(opts: { defaultBackends?: 'local' | 'none
     async stop() {
       for (const c of clients) c.destroy();
       await gateway.close(2000);
-      await workers.stop();
+      await workers?.stop();
       await rt.close();
       await db.drop().catch(() => {});
       await fs.rm(dataDir, { recursive: true, force: true });
@@ -121,4 +127,27 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/** Where addS3Backends puts the 1st, 2nd and 3rd server: two EU regions and one US, as StandardClass needs. */
+const PLACES = [
+  { region: 'eu-1', jurisdiction: 'EU', country: 'DE' },
+  { region: 'eu-2', jurisdiction: 'EU', country: 'FR' },
+  { region: 'us-1', jurisdiction: 'US', country: 'US' },
+];
+
+/** Registers the servers through POST /admin/add-storage as `s3` backends named as given, placed as PLACES says. */
+export async function addS3Backends(fg: Pick<TestFedgate, 'admin'>, servers: [name: string, srv: S3ServerHandle][]): Promise<void> {
+  for (const [i, [name, srv]] of servers.entries()) {
+    const r = await fg.admin('POST', '/admin/add-storage', {
+      name,
+      type: 's3',
+      endpoint: srv.endpoint,
+      accessKeyId: srv.accessKeyId,
+      secretAccessKey: srv.secretAccessKey,
+      provider: srv.kind,
+      ...PLACES[i % PLACES.length],
+    });
+    if (r.status !== 201) throw new Error(`add-storage ${name}: HTTP ${r.status} ${JSON.stringify(r.json)}`);
+  }
 }

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { s3Error } from '../helpers/s3-error.ts';
-import { startTestFedgate, eventually, type TestFedgate } from '../helpers/fedgate.ts';
-import { startS3rver, startMoto, motoUnavailable, type S3ServerHandle } from '../helpers/s3-servers.ts';
+import { addS3Backends, startTestFedgate, eventually, type TestFedgate } from '../helpers/fedgate.ts';
+import { directClient, startS3rver, startMoto, motoUnavailable, type S3ServerHandle } from '../helpers/s3-servers.ts';
 
 // Generous enough that CPU starvation under a parallel test run is not mistaken for a hung backend.
 const TIMEOUT_MS = 4000;
@@ -21,21 +21,7 @@ before(async () => {
   servers.a = await startS3rver();
   servers.b = await startS3rver();
   servers.c = missingMoto ? await startS3rver() : await startMoto();
-  const regions: Record<string, [string, string]> = { a: ['eu-1', 'EU'], b: ['eu-2', 'EU'], c: ['us-1', 'US'] };
-  for (const [name, srv] of Object.entries(servers)) {
-    const r = await fg.admin('POST', '/admin/add-storage', {
-      name: `be-${name}`,
-      type: 's3',
-      endpoint: srv.endpoint,
-      accessKeyId: srv.accessKeyId,
-      secretAccessKey: srv.secretAccessKey,
-      region: regions[name][0],
-      jurisdiction: regions[name][1],
-      country: regions[name][1] === 'EU' ? 'DE' : 'US',
-      provider: srv.kind,
-    });
-    assert.equal(r.status, 201, JSON.stringify(r.json));
-  }
+  await addS3Backends(fg, [['be-a', servers.a], ['be-b', servers.b], ['be-c', servers.c]]);
   s3 = fg.client();
   await s3.send(new CreateBucketCommand({ Bucket: 'fed' }));
 });
@@ -89,7 +75,7 @@ test('a PUT lands on all three backends, under opaque physical names', async () 
     assert.ok(!rep.physicalKey.includes('all-up'));
   }
   // The bytes really are on each backend: read one copy straight from its server.
-  const direct = new S3Client({ endpoint: servers.b.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: servers.b.accessKeyId, secretAccessKey: servers.b.secretAccessKey } });
+  const direct = directClient(servers.b);
   const rep = r.json.parts[0].replicas.find((x: any) => x.backend === 'be-b');
   const got = await direct.send(new GetObjectCommand({ Bucket: rep.physicalBucket, Key: rep.physicalKey }));
   assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(data));

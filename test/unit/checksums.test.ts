@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checksumBase64, createHasher } from '../../shared/checksums/index.ts';
+import { createOffThreadHasher } from '../../shared/checksums/off-thread.ts';
 
 // Reference values: the check value "123456789" of each CRC catalogue entry
 // (https://reveng.sourceforge.io/crc-catalogue/), and the NIST SHA vectors for "abc".
@@ -27,3 +28,47 @@ async function digestHex(alg: 'CRC32' | 'CRC32C' | 'CRC64NVME', data: Buffer): P
   h.update(data);
   return (await h.digest()).toString('hex');
 }
+
+test('the off-thread hasher gives the same MD5 / SHA-1 / SHA-256 for every split of the input, jobs interleaved', async () => {
+  const { createHash, randomBytes } = await import('node:crypto');
+  const MiB = 1024 * 1024;
+  const inputs = [0, 1, MiB - 1, MiB, MiB + 1, 3 * MiB + 12_345].map((n) => randomBytes(n));
+  const pieces = [1, 4096, 65_536, 999_983, 2 * MiB];
+  const jobs: Promise<void>[] = [];
+  for (const alg of ['MD5', 'SHA1', 'SHA256'] as const) {
+    for (const data of inputs) {
+      for (const piece of pieces) {
+        if (piece === 1 && data.length > 65_536) continue;
+        const h = createOffThreadHasher(alg);
+        for (let i = 0; i < data.length; i += piece) h.update(data.subarray(i, i + piece));
+        const expected = createHash(alg.toLowerCase()).update(data).digest('hex');
+        jobs.push(h.digest().then((d) => assert.equal(d.toString('hex'), expected, `${alg} ${data.length} bytes in ${piece}-byte pieces`)));
+      }
+    }
+  }
+  await Promise.all(jobs);
+});
+
+test('a disposed off-thread hasher refuses more input and leaves later jobs exact', async () => {
+  const { createHash, randomBytes } = await import('node:crypto');
+  const dropped = createOffThreadHasher('MD5');
+  dropped.update(randomBytes(1_500_000));
+  dropped.dispose?.();
+  assert.throws(() => dropped.update(Buffer.from('x')), /after digest\(\) or dispose\(\)/);
+  const data = randomBytes(2_000_000);
+  const h = createOffThreadHasher('MD5');
+  h.update(data);
+  assert.equal((await h.digest()).toString('hex'), createHash('md5').update(data).digest('hex'));
+});
+
+test('an idle hash worker does not keep the process alive', async () => {
+  const { execFile } = await import('node:child_process');
+  const script = `import { createOffThreadHasher } from ${JSON.stringify(new URL('../../shared/checksums/off-thread.ts', import.meta.url).href)};
+const h = createOffThreadHasher('MD5'); h.update(Buffer.alloc(3_000_000, 1));
+console.log((await h.digest()).toString('hex'));`;
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  );
+  const { createHash } = await import('node:crypto');
+  assert.equal(out.trim(), createHash('md5').update(Buffer.alloc(3_000_000, 1)).digest('hex'));
+});

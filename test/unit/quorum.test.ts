@@ -100,7 +100,9 @@ describe('quorumWrite', () => {
     assert.deepEqual(r.failed, []);
     assert.equal(r.size, data.length);
     assert.equal(r.md5, createHash('md5').update(data).digest('hex'));
+    // Only the algorithms asked for are reported; the CRC-32C for Fedgate's own read checks comes apart.
     assert.deepEqual(r.checksums, { CRC32: await checksumBase64('CRC32', data), SHA256: await checksumBase64('SHA256', data) });
+    assert.equal(r.crc32c, Buffer.from(await checksumBase64('CRC32C', data), 'base64').toString('hex'));
     for (const b of bs) assert.ok(stored(b)?.equals(data), `${b.name} holds different bytes`);
   });
 
