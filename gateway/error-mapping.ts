@@ -17,7 +17,8 @@ export function toS3Error(err: unknown): S3Error {
     if (mapped in S3_ERRORS) {
       // The metadata layer words its errors for operators (ids, table facts); a client gets
       // S3's own message for the code, as S3 would send it.
-      if (err instanceof MetadataError) return new S3Error(mapped);
+      // S3 names the header whose condition failed in a write's 412, as it does for reads.
+      if (err instanceof MetadataError) return new S3Error(mapped, undefined, err.condition ? { Condition: err.condition } : undefined);
       const msg = (err as Error).message;
       return new S3Error(mapped, msg && msg !== code ? msg : undefined);
     }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Registry, Counter, Histogram, collectDefaultMetrics } from 'prom-client';
+import { integrityRegistry } from '../shared/observability/integrity-metrics.ts';
 import type { Runtime } from '../shared/runtime/index.ts';
 import type { Bootstrap } from '../shared/runtime/bootstrap.ts';
 import { addTenantKey, generateKeyPair, accessKeyContext } from '../shared/runtime/bootstrap.ts';
@@ -91,7 +92,7 @@ export async function startGateway(rt: Runtime, boot: Bootstrap, opts: { s3Port?
         return p;
       },
       async metrics() {
-        return { contentType: registry.contentType, body: await registry.metrics() };
+        return { contentType: registry.contentType, body: await Registry.merge([registry, integrityRegistry]).metrics() };
       },
     }),
   );

@@ -13,6 +13,9 @@ export interface S3ErrorSpec {
 
 export const S3_ERRORS = {
   AccessDenied: { status: 403, message: 'Access Denied' },
+  // Object Ownership = BucketOwnerEnforced, S3's default since April 2023: a write that sets an
+  // ACL other than private / bucket-owner-full-control (userguide/object-ownership-error-responses.html).
+  AccessControlListNotSupported: { status: 400, message: 'The bucket does not allow ACLs' },
   AccountProblem: {
     status: 403,
     message:
@@ -61,6 +64,8 @@ export const S3_ERRORS = {
   InternalError: { status: 500, message: 'We encountered an internal error. Please try again.' },
   InvalidAccessKeyId: { status: 403, message: 'The AWS Access Key Id you provided does not exist in our records.' },
   InvalidArgument: { status: 400, message: 'Invalid Argument' },
+  // CreateBucket's answer to an ACL on a BucketOwnerEnforced bucket (same page as above), wire message.
+  InvalidBucketAclWithObjectOwnership: { status: 400, message: "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting" },
   InvalidBucketName: { status: 400, message: 'The specified bucket is not valid.' },
   InvalidBucketState: { status: 409, message: 'The request is not valid with the current state of the bucket.' },
   InvalidDigest: { status: 400, message: 'The Content-MD5 you specified is not valid.' },
@@ -82,6 +87,7 @@ export const S3_ERRORS = {
   InvalidStorageClass: { status: 400, message: 'The storage class you specified is not valid.' },
   InvalidURI: { status: 400, message: "Couldn't parse the specified URI." },
   KeyTooLongError: { status: 400, message: 'Your key is too long.' },
+  MalformedACLError: { status: 400, message: 'The XML you provided was not well-formed or did not validate against our published schema.' },
   MalformedXML: {
     status: 400,
     message: 'The XML you provided was not well-formed or did not validate against our published schema.',

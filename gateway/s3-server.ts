@@ -14,6 +14,7 @@ import type { HandlerResult, S3Request } from './http-types.ts';
 import { dispatch } from './handlers/index.ts';
 import { postObject } from './handlers/post-object.ts';
 import { applyCorsHeaders, preflight } from './handlers/cors.ts';
+import { transferred } from '../shared/observability/gc-pacer.ts';
 
 function decodeResource(rawPath: string): string {
   try {
@@ -163,6 +164,7 @@ async function send(req: http.IncomingMessage, res: http.ServerResponse, result:
       res.setHeader('content-length', Buffer.byteLength(body));
       res.end(body);
     } else {
+      body.on('data', (chunk: Buffer) => transferred(chunk.length));
       await pipeline(body, res);
     }
   } catch (err) {

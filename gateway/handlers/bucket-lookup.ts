@@ -8,6 +8,10 @@ export async function requireBucket(ctx: GatewayContext, req: S3Request): Promis
   const name = 'bucket' in req.op ? req.op.bucket : undefined;
   if (!name) throw new Error('operation has no bucket');
   const b = await ctx.store.getBucket(req.tenantId, name);
-  if (!b) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist', { BucketName: name });
+  if (!b) throw noSuchBucket(name);
   return b;
+}
+
+export function noSuchBucket(name: string): S3Error {
+  return new S3Error('NoSuchBucket', 'The specified bucket does not exist', { BucketName: name });
 }

@@ -5,6 +5,7 @@ import * as xml from '../s3-xml/index.ts';
 import { validateBucketName } from '../router/index.ts';
 import { S3Error } from '../s3-errors.ts';
 import { requireBucket } from './bucket-lookup.ts';
+import { header, rejectAclHeaders } from './object-headers.ts';
 
 /** CreateBucketConfiguration is tiny; anything larger is not one. */
 const MAX_CONFIG_BODY = 64 * 1024;
@@ -21,9 +22,27 @@ export const listBuckets: Handler = async (ctx, req) => {
   };
 };
 
+/**
+ * Every bucket is created as S3 creates one by default since April 2023: Object Ownership
+ * BucketOwnerEnforced (ACLs disabled), no object lock. Asking for anything else is refused,
+ * not ignored (API_CreateBucket.html, userguide/object-ownership-error-responses.html).
+ */
+function checkCreateBucketHeaders(headers: Parameters<typeof header>[0]): void {
+  const ownership = header(headers, 'x-amz-object-ownership');
+  if (ownership !== undefined && ownership !== 'BucketOwnerEnforced') {
+    if (ownership === 'BucketOwnerPreferred' || ownership === 'ObjectWriter') throw new S3Error('NotImplemented', undefined, { Header: 'x-amz-object-ownership' });
+    throw new S3Error('InvalidArgument', undefined, { ArgumentName: 'x-amz-object-ownership', ArgumentValue: ownership });
+  }
+  rejectAclHeaders(headers, 'InvalidBucketAclWithObjectOwnership');
+  if (header(headers, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true') {
+    throw new S3Error('NotImplemented', undefined, { Header: 'x-amz-bucket-object-lock-enabled' });
+  }
+}
+
 export const createBucket: Handler = async (ctx, req) => {
   if (req.op.kind !== 'CreateBucket') throw new Error('unreachable');
   validateBucketName(req.op.bucket);
+  checkCreateBucketHeaders(req.headers);
   const body = await req.bodyBuffer(MAX_CONFIG_BODY);
   const conf = body.length > 0 ? xml.decodeCreateBucketConfiguration(body) : { locationConstraint: undefined };
   const region = conf.locationConstraint || ctx.options.region;

@@ -7,7 +7,7 @@ import * as xml from '../s3-xml/index.ts';
 import { S3Error } from '../s3-errors.ts';
 import { parseCopySource, validateObjectKey } from '../router/index.ts';
 import { requireBucket } from './bucket-lookup.ts';
-import { header, metaFromHeaders, quoteEtag, unquoteEtag } from './object-headers.ts';
+import { header, metaFromHeaders, quoteEtag, rejectUnsupportedCopyHeaders, unquoteEtag } from './object-headers.ts';
 import { writeCondition } from './put-object.ts';
 import { checkVersionId, versionHeader } from './versioning.ts';
 import { tagsForCopy } from './tagging.ts';
@@ -49,6 +49,8 @@ export const copyObject: Handler = async (ctx, req) => {
   if (req.op.kind !== 'CopyObject') throw new Error('unreachable');
   validateObjectKey(req.op.key);
   const bucket = await requireBucket(ctx, req);
+  // A copy writes a new object: it refuses what PutObject refuses, before the source is read.
+  rejectUnsupportedCopyHeaders(req.headers);
   const src = await loadCopySource(ctx, req);
   const directive = (header(req.headers, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') {
@@ -73,8 +75,8 @@ export const copyObject: Handler = async (ctx, req) => {
     multipartParts: src.multipartParts,
     parts: src.parts.map((p) => ({ partNumber: p.partNumber, size: p.size, etag: p.etag, checksums: p.checksums, chunk: { existingChunkId: p.chunk.id } })),
     condition: writeCondition(req.headers),
+    tags,
   });
-  if (tags.length > 0) await ctx.tagsCors.putObjectTags(version.id, tags);
   const headers: Record<string, string> = { 'content-type': 'application/xml' };
   if (src.versionId !== 'null' || parseCopySource(req.headers['x-amz-copy-source']).versionId !== undefined) headers['x-amz-copy-source-version-id'] = src.versionId;
   Object.assign(headers, versionHeader(bucket.versioning, version.versionId));

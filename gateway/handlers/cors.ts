@@ -37,10 +37,13 @@ function forbidden(message: string, method: string, resourceType: 'BUCKET' | 'OB
 }
 
 /**
- * OPTIONS preflight: anonymous, answered from the bucket's CORS rules. No tenant is
- * known, so the configuration is found by bucket name; when several tenants' buckets
- * of that name carry one, none is chosen (refused as not enabled) rather than one
- * tenant's rules answering for another's bucket.
+ * OPTIONS preflight: anonymous, answered from the bucket's CORS rules. No tenant is known
+ * (bucket names are per tenant, and a preflight carries no credentials), so the
+ * configurations of every bucket of that name are consulted: the preflight is allowed when
+ * one of them has a matching rule, and answers that rule's headers. When several tenants'
+ * rules match, the one cached for the shortest time (MaxAgeSeconds, none first) answers, so
+ * a browser asks again soonest. A preflight grants nothing by itself: the actual request is
+ * signed, and gets its own tenant's Access-Control-* headers (applyCorsHeaders), or none.
  */
 export async function preflight(ctx: GatewayContext, bucketName: string, hasKey: boolean, headers: IncomingHttpHeaders): Promise<HandlerResult> {
   const origin = header(headers, 'origin');
@@ -49,9 +52,9 @@ export async function preflight(ctx: GatewayContext, bucketName: string, hasKey:
   if (method === undefined) throw extraError('BadRequest', 'Invalid Access-Control-Request-Method: null');
   const resourceType = hasKey ? 'OBJECT' : 'BUCKET';
   const configs = await ctx.tagsCors.findCorsByBucketName(bucketName);
-  if (configs.length !== 1) throw forbidden('CORSResponse: CORS is not enabled for this bucket.', method, resourceType);
+  if (configs.length === 0) throw forbidden('CORSResponse: CORS is not enabled for this bucket.', method, resourceType);
   const q = { origin, method, requestHeaders: splitHeaderList(header(headers, 'access-control-request-headers')) };
-  const rule = matchRule(configs[0], q);
+  const rule = pickRule(configs.map((rules) => matchRule(rules, q)).filter((r): r is CorsRule => r !== undefined));
   if (!rule) {
     throw forbidden(
       "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
@@ -60,6 +63,17 @@ export async function preflight(ctx: GatewayContext, bucketName: string, hasKey:
     );
   }
   return { status: 200, headers: corsHeaders(rule, q, true) };
+}
+
+/** Of several tenants' matching rules, the shortest-cached; ties by content, so the answer never depends on row order. */
+function pickRule(candidates: CorsRule[]): CorsRule | undefined {
+  if (candidates.length <= 1) return candidates[0];
+  const key = (r: CorsRule) => [r.maxAgeSeconds ?? -1, JSON.stringify(r)] as const;
+  return [...candidates].sort((a, b) => {
+    const [ma, ja] = key(a);
+    const [mb, jb] = key(b);
+    return ma !== mb ? ma - mb : ja < jb ? -1 : ja > jb ? 1 : 0;
+  })[0];
 }
 
 /** Adds the Access-Control-* headers to an actual request's answer (success or error) when a rule matches. */

@@ -6,8 +6,7 @@ import type { GatewayContext } from '../context.ts';
 import type { VersionPart } from '../../metadata/types.ts';
 import { headerForAlgorithm } from '../../shared/checksums/index.ts';
 import { S3Error } from '../s3-errors.ts';
-import { taggingCountHeader } from './tagging.ts';
-import { requireBucket } from './bucket-lookup.ts';
+import { noSuchBucket } from './bucket-lookup.ts';
 import { readableVersion, versionHeader, versionIdParam } from './versioning.ts';
 import { evaluateReadConditions, header, objectHeaders, parseRange, quoteEtag } from './object-headers.ts';
 
@@ -22,9 +21,12 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
 
 async function read(ctx: GatewayContext, req: S3Request, withBody: boolean): Promise<HandlerResult> {
   if (req.op.kind !== 'GetObject' && req.op.kind !== 'HeadObject') throw new Error('unreachable');
-  const bucket = await requireBucket(ctx, req);
   const versionId = versionIdParam(req);
-  const v = await readableVersion(ctx, bucket, req.op.key, versionId, req.method);
+  // One metadata round trip: bucket, version with parts and blobs, tag count.
+  const read = await ctx.store.readObject(req.tenantId, req.op.bucket, req.op.key, versionId);
+  if (!read) throw noSuchBucket(req.op.bucket);
+  const { bucket } = read;
+  const v = readableVersion(read.version, req.op.key, versionId, req.method);
   const cond = evaluateReadConditions(req.headers, v);
   if (cond === 'failed') throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Match' });
   if (cond === 'not-modified') {
@@ -33,7 +35,7 @@ async function read(ctx: GatewayContext, req: S3Request, withBody: boolean): Pro
 
   const checksumMode = header(req.headers, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED';
   const headers = objectHeaders(v, false);
-  Object.assign(headers, await taggingCountHeader(ctx, v.id));
+  if (read.tagCount > 0) headers['x-amz-tagging-count'] = String(read.tagCount);
   Object.assign(headers, versionHeader(bucket.versioning, v.versionId));
   let range: { start: number; end: number } | null = null;
   let selectedPart: VersionPart | null = null;
@@ -83,9 +85,18 @@ async function read(ctx: GatewayContext, req: S3Request, withBody: boolean): Pro
   const status = range ? 206 : 200;
   if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${v.size}`;
   if (!withBody) return { status, headers };
+  if (length <= WHOLE_BODY_MAX) {
+    // Read whole before answering: headers and body then leave in one write, and a replica
+    // that fails or sends wrong bytes mid-read is left for the next one, not a cut connection.
+    const bytes = await ctx.data.readObject(v.parts, range ?? undefined);
+    return { status, headers, body: bytes, bytes: length };
+  }
   const body = await ctx.data.openObject(v.parts, range ?? undefined);
   return { status, headers, body, bytes: length };
 }
+
+/** Bodies up to this size are buffered in the gateway (at most this much per request in flight). */
+const WHOLE_BODY_MAX = 128 * 1024;
 
 export const getObject: Handler = (ctx, req) => read(ctx, req, true);
 export const headObject: Handler = (ctx, req) => read(ctx, req, false);

@@ -7,6 +7,7 @@ import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, hea
 import { putObject } from './put-object.ts';
 import { deleteBucketTagging, deleteObjectTagging, getBucketTagging, getObjectTagging, putBucketTagging, putObjectTagging } from './tagging.ts';
 import { deleteBucketCors, getBucketCors, putBucketCors } from './cors.ts';
+import { getBucketAcl, getBucketOwnershipControls, getObjectAcl, putBucketAcl, putObjectAcl } from './acl.ts';
 import { putBucketVersioning } from './versioning.ts';
 import { listObjectVersions } from './list-object-versions.ts';
 import { getObject, headObject } from './get-object.ts';
@@ -34,6 +35,11 @@ const HANDLERS: Partial<Record<string, Handler>> = {
   GetBucketCors: getBucketCors,
   PutBucketCors: putBucketCors,
   DeleteBucketCors: deleteBucketCors,
+  GetBucketAcl: getBucketAcl,
+  PutBucketAcl: putBucketAcl,
+  GetObjectAcl: getObjectAcl,
+  PutObjectAcl: putObjectAcl,
+  GetBucketOwnershipControls: getBucketOwnershipControls,
   GetObject: getObject,
   HeadObject: headObject,
   DeleteObject: deleteObject,

@@ -12,7 +12,7 @@ import { S3Error } from '../s3-errors.ts';
 import { validateObjectKey } from '../router/index.ts';
 import { requireBucket } from './bucket-lookup.ts';
 import { encodingType, pageSize } from './list-args.ts';
-import { header, metaFromHeaders, quoteEtag, unquoteEtag, parseRange, rejectUnsupportedWriteHeaders } from './object-headers.ts';
+import { header, metaFromHeaders, quoteEtag, unquoteEtag, parseRange, rejectUnsupportedCopyHeaders, rejectUnsupportedWriteHeaders } from './object-headers.ts';
 import { receiveBody, MAX_OBJECT_PART_SIZE } from './write-body.ts';
 import { writeCondition } from './put-object.ts';
 import { loadCopySource } from './copy-object.ts';
@@ -101,6 +101,7 @@ export const uploadPart: Handler = async (ctx, req) => {
 export const uploadPartCopy: Handler = async (ctx, req) => {
   const n = partNumber(req);
   const { bucket, upload } = await requireUpload(ctx, req);
+  rejectUnsupportedCopyHeaders(req.headers);
   const src = await loadCopySource(ctx, req);
   const rangeHeader = header(req.headers, 'x-amz-copy-source-range');
   let range = rangeHeader === undefined ? null : parseRange(rangeHeader, src.size);
@@ -194,7 +195,8 @@ export const completeMultipartUpload: Handler = async (ctx, req) => {
   }
   verifyCompleteChecksum(req, upload.checksumAlgorithm, upload.checksumType, checksum);
   const size = chosen.reduce((n, s) => n + s.size, 0);
-  // Read before the commit: the upload row (and its tags) go away with it.
+  // Read before the commit: the upload row (and its tags) go away with it. The version's
+  // tags are stored in the commit's own transaction.
   const uploadTags = await ctx.tagsCors.getUploadTags(upload.uploadId);
   const version = await ctx.store.completeUpload({
     bucketId: bucket.id,
@@ -204,8 +206,8 @@ export const completeMultipartUpload: Handler = async (ctx, req) => {
     size,
     checksum,
     condition: writeCondition(req.headers),
+    tags: uploadTags,
   });
-  if (uploadTags.length > 0) await ctx.tagsCors.putObjectTags(version.id, uploadTags);
   const headers: Record<string, string> = { 'content-type': 'application/xml' };
   Object.assign(headers, versionHeader(bucket.versioning, version.versionId));
   return {

@@ -50,6 +50,8 @@ export function metaFromHeaders(headers: IncomingHttpHeaders): Omit<ObjectMeta, 
  */
 const UNSUPPORTED_WRITE_HEADERS = [
   'x-amz-server-side-encryption-customer-algorithm',
+  'x-amz-server-side-encryption-customer-key',
+  'x-amz-server-side-encryption-customer-key-md5',
   'x-amz-server-side-encryption-aws-kms-key-id',
   'x-amz-object-lock-mode',
   'x-amz-object-lock-retain-until-date',
@@ -57,6 +59,38 @@ const UNSUPPORTED_WRITE_HEADERS = [
   'x-amz-website-redirect-location',
 ] as const;
 
+/** A copy also names the source's SSE-C key; Fedgate never stores an SSE-C object to decrypt. */
+const UNSUPPORTED_COPY_SOURCE_HEADERS = [
+  'x-amz-copy-source-server-side-encryption-customer-algorithm',
+  'x-amz-copy-source-server-side-encryption-customer-key',
+  'x-amz-copy-source-server-side-encryption-customer-key-md5',
+] as const;
+
+const CANNED_ACLS = new Set([
+  'private', 'public-read', 'public-read-write', 'authenticated-read', 'aws-exec-read', 'bucket-owner-read',
+  'bucket-owner-full-control', 'log-delivery-write',
+]);
+/** What a BucketOwnerEnforced bucket accepts: both leave the bucket owner (the tenant) sole owner. */
+const OWNER_ONLY_ACLS = new Set(['private', 'bucket-owner-full-control']);
+const GRANT_HEADERS = ['x-amz-grant-full-control', 'x-amz-grant-read', 'x-amz-grant-read-acp', 'x-amz-grant-write', 'x-amz-grant-write-acp'] as const;
+
+/**
+ * Every Fedgate bucket behaves as S3's default Object Ownership, BucketOwnerEnforced: ACLs are
+ * disabled, a write may say `private` or `bucket-owner-full-control` (or nothing), and any other
+ * canned ACL or any x-amz-grant-* is refused (400 `refusal`) rather than silently ignored, so a
+ * client never believes an object is public when it is not.
+ */
+export function rejectAclHeaders(headers: IncomingHttpHeaders, refusal: 'AccessControlListNotSupported' | 'InvalidBucketAclWithObjectOwnership'): void {
+  const acl = header(headers, 'x-amz-acl');
+  if (acl !== undefined) {
+    const v = acl.trim();
+    if (!CANNED_ACLS.has(v)) throw new S3Error('InvalidArgument', undefined, { ArgumentName: 'x-amz-acl', ArgumentValue: v });
+    if (!OWNER_ONLY_ACLS.has(v)) throw new S3Error(refusal);
+  }
+  if (GRANT_HEADERS.some((h) => headers[h] !== undefined)) throw new S3Error(refusal);
+}
+
+/** Refuses what a write cannot honour (see above); PutObject, UploadPart, CreateMultipartUpload, the copies. */
 export function rejectUnsupportedWriteHeaders(headers: IncomingHttpHeaders): void {
   for (const name of UNSUPPORTED_WRITE_HEADERS) {
     if (headers[name] !== undefined) throw new S3Error('NotImplemented', undefined, { Header: name });
@@ -64,6 +98,15 @@ export function rejectUnsupportedWriteHeaders(headers: IncomingHttpHeaders): voi
   const sse = header(headers, 'x-amz-server-side-encryption');
   // SSE-S3 (AES256) is what S3 applies to every object anyway; KMS keys Fedgate does not have.
   if (sse !== undefined && sse !== 'AES256') throw new S3Error('NotImplemented', undefined, { Header: 'x-amz-server-side-encryption' });
+  rejectAclHeaders(headers, 'AccessControlListNotSupported');
+}
+
+/** CopyObject and UploadPartCopy: what PutObject refuses, and an SSE-C key for the source. */
+export function rejectUnsupportedCopyHeaders(headers: IncomingHttpHeaders): void {
+  rejectUnsupportedWriteHeaders(headers);
+  for (const name of UNSUPPORTED_COPY_SOURCE_HEADERS) {
+    if (headers[name] !== undefined) throw new S3Error('NotImplemented', undefined, { Header: name });
+  }
 }
 
 export interface ChecksumRequest {

@@ -1,5 +1,6 @@
 // POST Object: a browser form upload (RESTObjectPOST.html, sigv4-HTTPPOSTForms.html),
-// authenticated by the form's SigV4 policy signature instead of request headers.
+// authenticated by the form's policy signature (SigV4, or SigV2 as in HTTPPOSTForms.html)
+// instead of request headers.
 //
 // Size: writeChunk needs the object size up front, and a multipart body's length minus
 // the form around the file is not known until the file part ends. So the file part is
@@ -21,10 +22,12 @@ import type { GatewayContext } from '../context.ts';
 import type { HandlerResult } from '../http-types.ts';
 import { S3Error } from '../s3-errors.ts';
 import { validateObjectKey } from '../router/index.ts';
-import { checkPolicy, checkPostAlgorithm, decodePolicy, parsePostCredential, readPostForm, verifyPostSignature, type PostForm } from '../post-policy/index.ts';
+import {
+  checkPolicy, checkPostAlgorithm, decodePolicy, parsePostCredential, readPostForm, SIGV2_EXEMPT, SIGV4_EXEMPT, verifyPostSignature, verifyPostSignatureV2, type PostForm,
+} from '../post-policy/index.ts';
 import { decodeTagging, validateTags } from '../s3-xml/tagging.ts';
 import { encodePostResponse } from '../s3-xml/post-response.ts';
-import { metaFromHeaders, quoteEtag } from './object-headers.ts';
+import { metaFromHeaders, quoteEtag, rejectAclHeaders } from './object-headers.ts';
 
 /** Form fields that become object headers, as on PutObject. */
 const HEADER_FIELDS = ['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'expires', 'x-amz-storage-class'];
@@ -32,13 +35,29 @@ const HEADER_FIELDS = ['content-type', 'cache-control', 'content-disposition', '
 export interface PostCaller {
   tenantId: string;
   tenantName: string;
+  /** Form fields the policy need not name, which depend on how the form was signed. */
+  exempt: ReadonlySet<string>;
+}
+
+/**
+ * A SigV2 form (AWSAccessKeyId + policy + signature, what boto3's generate_presigned_post makes
+ * with signature_version='s3') or a SigV4 one (x-amz-algorithm / -credential / -date / -signature).
+ */
+function isSigV2Form(fields: ReadonlyMap<string, string>): boolean {
+  return !fields.has('x-amz-signature') && !fields.has('x-amz-credential') && (fields.has('awsaccesskeyid') || fields.has('signature'));
 }
 
 async function authenticateForm(ctx: GatewayContext, fields: ReadonlyMap<string, string>): Promise<PostCaller> {
-  if (fields.has('awsaccesskeyid') || fields.has('signature')) {
-    throw new S3Error('NotImplemented', 'Signature Version 2 POST uploads are not supported; sign the policy with AWS4-HMAC-SHA256');
-  }
   const policy = fields.get('policy');
+  if (isSigV2Form(fields)) {
+    const signature = fields.get('signature');
+    const akid = fields.get('awsaccesskeyid');
+    if (policy === undefined || signature === undefined || akid === undefined) throw new S3Error('AccessDenied');
+    const key = await ctx.resolveKey(akid);
+    if (!key) throw new S3Error('InvalidAccessKeyId');
+    verifyPostSignatureV2(key.secret, policy, signature);
+    return { tenantId: key.tenantId, tenantName: key.tenantName, exempt: SIGV2_EXEMPT };
+  }
   const signature = fields.get('x-amz-signature');
   // Anonymous form uploads need a public-write bucket, which Fedgate never has.
   if (policy === undefined || signature === undefined) throw new S3Error('AccessDenied');
@@ -47,7 +66,7 @@ async function authenticateForm(ctx: GatewayContext, fields: ReadonlyMap<string,
   const key = await ctx.resolveKey(cred.accessKeyId);
   if (!key) throw new S3Error('InvalidAccessKeyId');
   verifyPostSignature(key.secret, cred, policy, signature);
-  return { tenantId: key.tenantId, tenantName: key.tenantName };
+  return { tenantId: key.tenantId, tenantName: key.tenantName, exempt: SIGV4_EXEMPT };
 }
 
 function objectKey(form: PostForm): string {
@@ -121,8 +140,11 @@ export async function postObject(ctx: GatewayContext, bucketName: string, req: I
     const fields = new Map(form.fields);
     fields.set('key', key);
     fields.set('bucket', bucketName);
-    const range = checkPolicy(decodePolicy(form.fields.get('policy')!), fields);
+    const range = checkPolicy(decodePolicy(form.fields.get('policy')!), fields, new Date(), caller.exempt);
     const asHeaders: IncomingHttpHeaders = {};
+    // The `acl` field is the form's x-amz-acl: the bucket owns every object (BucketOwnerEnforced).
+    const acl = form.fields.get('acl');
+    if (acl !== undefined) rejectAclHeaders({ 'x-amz-acl': acl }, 'AccessControlListNotSupported');
     for (const [name, value] of form.fields) if (HEADER_FIELDS.includes(name) || name.startsWith('x-amz-meta-')) asHeaders[name] = value;
     const meta = metaFromHeaders(asHeaders);
     const taggingField = form.fields.get('tagging');
@@ -143,9 +165,9 @@ export async function postObject(ctx: GatewayContext, bucketName: string, req: I
           etag: chunk.md5,
           multipartParts: null,
           parts: [{ partNumber: 1, size, etag: chunk.md5, checksums: chunk.checksums, chunk: chunk.sealed }],
+          tags,
         });
         committed = true;
-        if (tags.length > 0) await ctx.tagsCors.putObjectTags(version.id, tags);
         return { ...successResult(req, form, bucketName, key, version.etag, version.versionId), bytes: size };
       } finally {
         chunk.settle(committed);

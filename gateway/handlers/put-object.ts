@@ -28,7 +28,10 @@ export const putObject: Handler = async (ctx, req) => {
   validateObjectKey(key);
   const bucket = await requireBucket(ctx, req);
   const meta = metaFromHeaders(req.headers);
-  const condition = writeCondition(req.headers);
+  let condition = writeCondition(req.headers);
+  // A conditional write remembers what was latest when its upload began: a delete of the key
+  // during the upload makes it a 409 ConditionalRequestConflict at commit (as S3 answers).
+  if (condition) condition = { ...condition, seenVersion: (await ctx.store.getVersion(bucket.id, key))?.id ?? null };
   const tags = taggingFromHeaders(req.headers);
   const body = await receiveBody(ctx, req, bucket);
   let committed = false;
@@ -43,10 +46,9 @@ export const putObject: Handler = async (ctx, req) => {
       multipartParts: null,
       parts: [{ partNumber: 1, size: body.size, etag: body.chunk.md5, checksums: body.checksums, chunk: body.chunk.sealed }],
       condition,
+      tags: tags ?? undefined,
     });
     committed = true;
-    // Right after the commit, not in it: the tag store is separate from the version rows.
-    if (tags && tags.length > 0) await ctx.tagsCors.putObjectTags(version.id, tags);
     const headers: Record<string, string> = { etag: quoteEtag(version.etag) };
     if (body.checksum.algorithm && body.checksumValue) {
       headers[headerForAlgorithm(body.checksum.algorithm)] = body.checksumValue;

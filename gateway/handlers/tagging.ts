@@ -18,13 +18,8 @@ export function taggingFromHeaders(headers: IncomingHttpHeaders): Tag[] | undefi
   return v === undefined ? undefined : validateTags(parseTaggingHeader(v), 'object');
 }
 
-/** Header value for GetObject / HeadObject: S3 sends x-amz-tagging-count only when the version has tags. */
-export async function taggingCountHeader(ctx: GatewayContext, versionUuid: string): Promise<Record<string, string>> {
-  const tags = await ctx.tagsCors.getObjectTags(versionUuid);
-  return tags.length > 0 ? { 'x-amz-tagging-count': String(tags.length) } : {};
-}
-
-async function targetVersion(ctx: GatewayContext, req: S3Request): Promise<ObjectVersion> {
+/** The object version a `?tagging` or `?acl` request names (versionId), with S3's errors for missing ones and delete markers. */
+export async function targetVersion(ctx: GatewayContext, req: S3Request): Promise<ObjectVersion> {
   if (!('key' in req.op) || req.op.key === undefined) throw new Error('unreachable');
   const key = req.op.key;
   const bucket = await requireBucket(ctx, req);

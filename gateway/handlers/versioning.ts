@@ -1,7 +1,7 @@
 // PutBucketVersioning, and the versionId rules every versioned operation shares.
 // Sources: API_PutBucketVersioning.html, API_GetObject.html ("versionId"),
 // userguide/DeleteMarker.html ("Working with delete markers").
-import type { BucketRow, ObjectVersion, Versioning } from '../../metadata/types.ts';
+import type { ObjectVersion, Versioning } from '../../metadata/types.ts';
 import { isWellFormedVersionId } from '../../metadata/types.ts';
 import type { Handler, S3Request } from '../http-types.ts';
 import * as xml from '../s3-xml/index.ts';
@@ -50,19 +50,12 @@ function withHeaders(err: S3Error, headers: Record<string, string>): S3Error {
 }
 
 /**
- * Resolve the version a GET / HEAD names, or throw what S3 answers: NoSuchVersion for
- * an unknown id; for a delete marker, 404 NoSuchKey when it is the latest version and
+ * The version a GET / HEAD names (`v`, as read), or throw what S3 answers: NoSuchVersion
+ * for an unknown id; for a delete marker, 404 NoSuchKey when it is the latest version and
  * 405 MethodNotAllowed when asked for by id — both with x-amz-delete-marker: true
  * (API_GetObject.html, "DeleteMarker").
  */
-export async function readableVersion(
-  ctx: Parameters<Handler>[0],
-  bucket: BucketRow,
-  key: string,
-  versionId: string | undefined,
-  method: string,
-): Promise<ObjectVersion> {
-  const v = await ctx.store.getVersion(bucket.id, key, versionId);
+export function readableVersion(v: ObjectVersion | null, key: string, versionId: string | undefined, method: string): ObjectVersion {
   if (!v) {
     if (versionId !== undefined) throw new S3Error('NoSuchVersion', 'The specified version does not exist.', { Key: key, VersionId: versionId });
     throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: key });

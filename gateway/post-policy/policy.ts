@@ -80,15 +80,17 @@ export function decodePolicy(base64: string): PostPolicy {
   return { expiration: when, conditions: conditions.map(parseCondition) };
 }
 
-// Fields the policy need not name (sigv4-HTTPPOSTConstructPolicy.html, "Conditions").
-const EXEMPT = new Set(['x-amz-signature', 'file', 'policy']);
+// Fields the policy need not name (sigv4-HTTPPOSTConstructPolicy.html, "Conditions"); a SigV2
+// form exempts its own credential fields instead (HTTPPOSTForms.html, "Policy construction").
+export const SIGV4_EXEMPT: ReadonlySet<string> = new Set(['x-amz-signature', 'file', 'policy']);
+export const SIGV2_EXEMPT: ReadonlySet<string> = new Set(['awsaccesskeyid', 'signature', 'file', 'policy']);
 
 /**
  * Checks expiration and every eq / starts-with condition against the form fields
  * (names lower-cased; `bucket` is the request's bucket). Returns the size range the
  * file must fall in (content-length-range), checked once its length is known.
  */
-export function checkPolicy(policy: PostPolicy, fields: ReadonlyMap<string, string>, now = new Date()): SizeRange {
+export function checkPolicy(policy: PostPolicy, fields: ReadonlyMap<string, string>, now = new Date(), exempt: ReadonlySet<string> = SIGV4_EXEMPT): SizeRange {
   if (policy.expiration.getTime() <= now.getTime()) throw denied('Policy expired.');
   const range: SizeRange = { min: 0, max: undefined };
   const named = new Set<string>();
@@ -107,7 +109,7 @@ export function checkPolicy(policy: PostPolicy, fields: ReadonlyMap<string, stri
     else ok = actual.startsWith(c.value);
     if (!ok) throw denied(`Policy Condition failed: ${c.text}`);
   }
-  const extra = [...fields.keys()].filter((f) => f !== 'bucket' && !EXEMPT.has(f) && !f.startsWith('x-ignore-') && !named.has(f));
+  const extra = [...fields.keys()].filter((f) => f !== 'bucket' && !exempt.has(f) && !f.startsWith('x-ignore-') && !named.has(f));
   if (extra.length > 0) throw denied(`Extra input fields: ${extra.join(', ')}`);
   return range;
 }

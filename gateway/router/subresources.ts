@@ -32,14 +32,14 @@ const BUCKET_GET: Table = {
   uploads: im('ListMultipartUploads'),
   versions: im('ListObjectVersions'),
   accelerate: ni('GetBucketAccelerateConfiguration'),
-  acl: ni('GetBucketAcl'),
+  acl: im('GetBucketAcl'),
   cors: im('GetBucketCors'),
   encryption: ni('GetBucketEncryption'),
   lifecycle: ni('GetBucketLifecycleConfiguration'),
   logging: ni('GetBucketLogging'),
   notification: ni('GetBucketNotificationConfiguration'),
   'object-lock': ni('GetObjectLockConfiguration'),
-  ownershipControls: ni('GetBucketOwnershipControls'),
+  ownershipControls: im('GetBucketOwnershipControls'),
   policy: ni('GetBucketPolicy'),
   policyStatus: ni('GetBucketPolicyStatus'),
   publicAccessBlock: ni('GetPublicAccessBlock'),
@@ -52,7 +52,7 @@ const BUCKET_GET: Table = {
 const BUCKET_PUT: Table = {
   versioning: im('PutBucketVersioning'),
   accelerate: ni('PutBucketAccelerateConfiguration'),
-  acl: ni('PutBucketAcl'),
+  acl: im('PutBucketAcl'),
   analytics: ni('PutBucketAnalyticsConfiguration'),
   cors: im('PutBucketCors'),
   encryption: ni('PutBucketEncryption'),
@@ -93,7 +93,7 @@ const BUCKET_POST: Table = {
 };
 
 const OBJECT_GET: Table = {
-  acl: ni('GetObjectAcl'),
+  acl: im('GetObjectAcl'),
   attributes: ni('GetObjectAttributes'),
   'legal-hold': ni('GetObjectLegalHold'),
   retention: ni('GetObjectRetention'),
@@ -102,7 +102,7 @@ const OBJECT_GET: Table = {
 };
 
 const OBJECT_PUT: Table = {
-  acl: ni('PutObjectAcl'),
+  acl: im('PutObjectAcl'),
   'legal-hold': ni('PutObjectLegalHold'),
   retention: ni('PutObjectRetention'),
   tagging: im('PutObjectTagging'),

@@ -20,6 +20,9 @@ export type BucketOperationKind =
   | 'GetBucketCors'
   | 'PutBucketCors'
   | 'DeleteBucketCors'
+  | 'GetBucketAcl'
+  | 'PutBucketAcl'
+  | 'GetBucketOwnershipControls'
   /** Browser form upload (RESTObjectPOST), authenticated by the form's policy signature. */
   | 'PostObject';
 
@@ -37,7 +40,9 @@ export type ObjectOperationKind =
   | 'ListParts'
   | 'GetObjectTagging'
   | 'PutObjectTagging'
-  | 'DeleteObjectTagging';
+  | 'DeleteObjectTagging'
+  | 'GetObjectAcl'
+  | 'PutObjectAcl';
 
 export type Operation =
   | { kind: 'ListBuckets' }

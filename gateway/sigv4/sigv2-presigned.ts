@@ -55,9 +55,14 @@ export function sigV2StringToSign(method: string, rawPath: string, params: reado
 
 export function verifySigV2Presigned(p: SigV2Presigned, stringToSign: string, secret: string, now: Date): void {
   if (Math.floor(now.getTime() / 1000) > p.expires) throw new SigV4Error('AccessDenied', 'Request has expired', 403);
-  const expected = createHmac('sha1', secret).update(stringToSign, 'utf8').digest();
-  const given = Buffer.from(p.signature, 'base64');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+  if (!sigV2SignatureMatches(secret, stringToSign, p.signature)) {
     throw new SigV4Error('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', 403);
   }
+}
+
+/** SigV2's signature — base64(HMAC-SHA1(secret, string to sign)) — compared in constant time. */
+export function sigV2SignatureMatches(secret: string, stringToSign: string, provided: string): boolean {
+  const expected = createHmac('sha1', secret).update(stringToSign, 'utf8').digest();
+  const given = Buffer.from(provided, 'base64');
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }

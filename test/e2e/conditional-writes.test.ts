@@ -3,7 +3,9 @@
 // CopyObject, decided in the metadata commit — through the SDK against a whole Fedgate.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateBucketCommand,
@@ -111,3 +113,44 @@ test('CopyObject decides If-None-Match: * and If-Match on the destination', asyn
   await s3.send(new CopyObjectCommand({ Bucket: 'cond', Key: 'fresh-copy', CopySource: 'cond/src', IfNoneMatch: '*' }));
   assert.equal(await (await s3.send(new GetObjectCommand({ Bucket: 'cond', Key: 'fresh-copy' }))).Body!.transformToString(), 'source bytes');
 });
+
+const CONFLICT = { name: 'ConditionalRequestConflict', status: 409 };
+
+test('PutObject If-Match whose key is deleted while the body uploads: 409 ConditionalRequestConflict, and nothing is stored', async () => {
+  const first = await s3.send(new PutObjectCommand({ Bucket: 'cond', Key: 'deleted-mid-upload', Body: 'one' }));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const body = Readable.from(
+    (async function* () {
+      yield Buffer.alloc(64 * 1024, 1);
+      await gate;
+      yield Buffer.alloc(64 * 1024, 2);
+    })(),
+  );
+  const upload = s3Error(s3.send(new PutObjectCommand({ Bucket: 'cond', Key: 'deleted-mid-upload', Body: body, ContentLength: 128 * 1024, IfMatch: first.ETag })));
+  await new Promise((r) => setTimeout(r, 300));
+  await s3.send(new DeleteObjectCommand({ Bucket: 'cond', Key: 'deleted-mid-upload' }));
+  release();
+  assert.deepEqual(await upload, CONFLICT);
+  assert.deepEqual(await s3Error(s3.send(new GetObjectCommand({ Bucket: 'cond', Key: 'deleted-mid-upload' }))), { name: 'NoSuchKey', status: 404 });
+  // A retry now gets the verdict on the key as it is: no current object to match.
+  assert.deepEqual(await s3Error(s3.send(new PutObjectCommand({ Bucket: 'cond', Key: 'deleted-mid-upload', Body: 'two', IfMatch: first.ETag }))), { name: 'NoSuchKey', status: 404 });
+});
+
+for (const bucket of ['cond', 'cond-versioned']) {
+  test(`CompleteMultipartUpload If-None-Match: * after the key was deleted during the upload in ${bucket}: 409 ConditionalRequestConflict; the upload stays`, async () => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'mpu-deleted', Body: 'old' }));
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mpu-deleted' }));
+    const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mpu-deleted', UploadId, PartNumber: 1, Body: 'new bytes' }));
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'mpu-deleted' }));
+    const complete = () =>
+      s3.send(
+        new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'mpu-deleted', UploadId, IfNoneMatch: '*', MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }),
+      );
+    assert.deepEqual(await s3Error(complete()), CONFLICT);
+    const gone = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'mpu-deleted' })));
+    assert.deepEqual({ name: gone.name, status: gone.status }, { name: 'NoSuchKey', status: 404 });
+    // The refused Complete left the upload as it was: the client can abort it (S3: re-initiate).
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'mpu-deleted', UploadId }));
+  });
+}

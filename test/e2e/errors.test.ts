@@ -158,7 +158,7 @@ test('InvalidStorageClass: 400 for a class Fedgate does not offer', async () => 
 
 test('NotImplemented: 501 naming the operation, for every S3 operation Fedgate lacks', async () => {
   const cases: [string, string, string][] = [
-    ['GET', '/errs?acl', 'GetBucketAcl'],
+    ['GET', '/errs?policyStatus', 'GetBucketPolicyStatus'],
     ['PUT', '/errs?policy', 'PutBucketPolicy'],
     ['GET', '/errs?lifecycle', 'GetBucketLifecycleConfiguration'],
     ['GET', '/errs/there?attributes', 'GetObjectAttributes'],

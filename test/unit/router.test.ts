@@ -136,8 +136,6 @@ describe('parseOperation: virtual-hosted style', () => {
 
 describe('parseOperation: not implemented sub-resources', () => {
   const table: [string, string, string][] = [
-    ['GET', '/b?acl', 'GetBucketAcl'],
-    ['PUT', '/b?acl', 'PutBucketAcl'],
     ['GET', '/b?policy', 'GetBucketPolicy'],
     ['DELETE', '/b?policy', 'DeleteBucketPolicy'],
     ['GET', '/b?lifecycle', 'GetBucketLifecycleConfiguration'],
@@ -148,11 +146,10 @@ describe('parseOperation: not implemented sub-resources', () => {
     ['PUT', '/b?replication', 'PutBucketReplication'],
     ['GET', '/b?encryption', 'GetBucketEncryption'],
     ['PUT', '/b?object-lock', 'PutObjectLockConfiguration'],
-    ['GET', '/b?ownershipControls', 'GetBucketOwnershipControls'],
     ['GET', '/b?analytics', 'ListBucketAnalyticsConfigurations'],
     ['GET', '/b?analytics&id=x', 'GetBucketAnalyticsConfiguration'],
     ['GET', '/b?publicAccessBlock', 'GetPublicAccessBlock'],
-    ['GET', '/b/k?acl', 'GetObjectAcl'],
+    ['PUT', '/b?ownershipControls', 'PutBucketOwnershipControls'],
     ['GET', '/b/k?retention', 'GetObjectRetention'],
     ['PUT', '/b/k?legal-hold', 'PutObjectLegalHold'],
     ['GET', '/b/k?torrent', 'GetObjectTorrent'],
@@ -170,7 +167,15 @@ describe('parseOperation: not implemented sub-resources', () => {
   }
 
   it('carries the key for object sub-resources', () => {
-    assert.deepEqual(route('GET', '/b/dir/k?acl&versionId=1').op, { kind: 'NotImplemented', name: 'GetObjectAcl', bucket: 'b', key: 'dir/k' });
+    assert.deepEqual(route('GET', '/b/dir/k?retention&versionId=1').op, { kind: 'NotImplemented', name: 'GetObjectRetention', bucket: 'b', key: 'dir/k' });
+  });
+
+  it('routes the ACL and ownership reads and writes it answers as BucketOwnerEnforced', () => {
+    assert.deepEqual(route('GET', '/b?acl').op, { kind: 'GetBucketAcl', bucket: 'b' });
+    assert.deepEqual(route('PUT', '/b?acl').op, { kind: 'PutBucketAcl', bucket: 'b' });
+    assert.deepEqual(route('GET', '/b?ownershipControls').op, { kind: 'GetBucketOwnershipControls', bucket: 'b' });
+    assert.deepEqual(route('GET', '/b/dir/k?acl&versionId=1').op, { kind: 'GetObjectAcl', bucket: 'b', key: 'dir/k' });
+    assert.deepEqual(route('PUT', '/b/k?acl').op, { kind: 'PutObjectAcl', bucket: 'b', key: 'k' });
   });
 
   it('ignores sub-resources on HEAD', () => {
