@@ -38,8 +38,9 @@ function policyOf(v: unknown): TokenPolicy {
   if (p.ipAllow !== undefined) need(p.ipAllow, 'policy.ipAllow', isStrArray, 'an array of addresses or CIDRs');
   if (p.hours !== undefined) need(p.hours, 'policy.hours', (x) => Array.isArray(x) && x.length === 2 && x.every((h) => Number.isInteger(h) && h >= 0 && h <= 24), '[fromHour, toHour]');
   if (p.webhookUrl !== undefined) need(p.webhookUrl, 'policy.webhookUrl', (x) => typeof x === 'string' && /^https?:\/\//.test(x), 'an http(s) URL');
+  if (p.webhookSecret !== undefined) need(p.webhookSecret, 'policy.webhookSecret', (x) => typeof x === 'string' && x.length >= 16 && x.length <= 512, 'a string of 16 to 512 characters');
   for (const k of ['shadow', 'requireApproval']) if (p[k] !== undefined) need(p[k], `policy.${k}`, (x) => typeof x === 'boolean', 'a boolean');
-  const known = new Set(['ipAllow', 'hours', 'rpm', 'tpm', 'spendCapUsd', 'shadow', 'requireApproval', 'approvalTimeoutMs', 'webhookUrl']);
+  const known = new Set(['ipAllow', 'hours', 'rpm', 'tpm', 'spendCapUsd', 'shadow', 'requireApproval', 'approvalTimeoutMs', 'webhookUrl', 'webhookSecret']);
   for (const k of Object.keys(p)) if (!known.has(k)) throw new HttpError(400, 'InvalidArgument', `unknown policy field "${k}"`);
   return p as TokenPolicy;
 }
@@ -72,7 +73,12 @@ export function createAiAdminRoutes(deps: { store: AiStore }): AdminRoute {
     }
     if (p === '/admin/ai/tokens' && m === 'GET') {
       const tokens = await store.listTokens();
-      return reply(res, 200, { tokens: tokens.map((t) => ({ id: t.id, name: t.name, upstreams: t.upstreams, models: t.models, policy: t.policy, expiresAt: t.expiresAt, revokedAt: t.revokedAt })) });
+      // The webhook secret is write-only: the listing only says whether there is one.
+      const shown = (p: TokenPolicy) => {
+        const { webhookSecret, ...rest } = p;
+        return webhookSecret ? { ...rest, webhookSigned: true } : rest;
+      };
+      return reply(res, 200, { tokens: tokens.map((t) => ({ id: t.id, name: t.name, upstreams: t.upstreams, models: t.models, policy: shown(t.policy), expiresAt: t.expiresAt, revokedAt: t.revokedAt })) });
     }
     let mm = /^\/admin\/ai\/tokens\/([^/]+)$/.exec(p);
     if (mm && m === 'DELETE') {

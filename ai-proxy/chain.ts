@@ -11,11 +11,16 @@ export interface AiRequestContext {
   ip: string;
   model: string | undefined;
   now: Date;
-  /** Requests in the current minute, this one included. */
+  /** Requests in the sliding window (one minute) ending now, this one included. */
   requestsThisMinute: number;
-  /** Tokens (in + out) already used in the current minute. */
+  /** Tokens (in + out) used in the sliding window ending now. */
   tokensThisMinute: number;
+  /** Spend before this request (reservations of requests in flight included). */
   spentUsd: number;
+  /** This request's worst-case cost, reserved against the cap. */
+  estimateUsd: number;
+  /** False when the reservation did not fit under the cap. */
+  spendFits: boolean;
 }
 
 /** Exact address or IPv4 CIDR (a.b.c.d/n); IPv4-mapped IPv6 peers match their IPv4 form. */
@@ -32,6 +37,8 @@ export function ipAllowed(ip: string, allow: string[]): boolean {
   }
   return false;
 }
+
+const round = (usd: number) => Number(usd.toFixed(6));
 
 function toInt(ip: string): number {
   return ip.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0);
@@ -67,7 +74,17 @@ export function aiPolicy(token: VirtualToken): Policy<AiRequestContext> {
       },
       { id: 'ai.rate-limit.requests', effect: 'deny', shadow, data: { status: 429 }, when: (c) => (p.rpm !== undefined && c.requestsThisMinute > p.rpm ? `more than ${p.rpm} requests per minute` : false) },
       { id: 'ai.rate-limit.tokens', effect: 'deny', shadow, data: { status: 429 }, when: (c) => (p.tpm !== undefined && c.tokensThisMinute >= p.tpm ? `more than ${p.tpm} tokens per minute` : false) },
-      { id: 'ai.spend-cap', effect: 'deny', shadow, data: { status: 403 }, when: (c) => (p.spendCapUsd !== undefined && c.spentUsd >= p.spendCapUsd ? `the spend cap of ${p.spendCapUsd} USD is reached` : false) },
+      {
+        id: 'ai.spend-cap',
+        effect: 'deny',
+        shadow,
+        data: { status: 403 },
+        when: (c) => {
+          if (p.spendCapUsd === undefined || c.spendFits) return false;
+          if (c.spentUsd >= p.spendCapUsd) return `the spend cap of ${p.spendCapUsd} USD is reached`;
+          return `the request's worst-case cost (${round(c.estimateUsd)} USD) does not fit in what is left of the spend cap of ${p.spendCapUsd} USD (${round(c.spentUsd)} USD spent or reserved)`;
+        },
+      },
       { id: 'ai.approval', effect: 'pause', shadow, when: () => (p.requireApproval ? 'requests with this token need an administrator\'s approval' : false) },
     ],
   };

@@ -34,11 +34,27 @@ export interface AiProxyDeps {
   approvalPollMs?: number;
   /** POST target for approval notifications when the token names none. */
   approvalWebhookUrl?: string;
+  /** HMAC key for approval webhooks when the token's policy names none. */
+  approvalWebhookSecret?: string;
+  webhookBackoffMs?: number;
   maxBodyBytes?: number;
+  /** Length of the sliding rate-limit window (default one minute; shorter in tests). */
+  rateWindowMs?: number;
+  /** Output tokens assumed for the spend reservation when the request sets no maximum. */
+  defaultOutputTokens?: number;
 }
 
 /** A refusal with an HTTP status and a code, rendered in the caller's provider format. */
 export { HttpError as ProxyError } from '../shared/http/json.ts';
+
+/** A refusal that carries extra answer headers (Retry-After on rate limits). */
+class RefusalError extends ProxyError {
+  readonly headers: Record<string, string>;
+  constructor(status: number, code: string, message: string, headers: Record<string, string>) {
+    super(status, code, message);
+    this.headers = headers;
+  }
+}
 
 function presentedToken(req: http.IncomingMessage): string {
   const auth = req.headers.authorization ?? '';
@@ -61,22 +77,34 @@ async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffe
 /** Characters every stream holds back (longest whitespace-containing finding, with margin). */
 const STREAM_WINDOW = 64;
 
-const minute = (t: number) => Math.floor(t / 60_000);
-
 export function createAiHandler(deps: AiProxyDeps) {
   let detector: Detector | undefined;
   let detectorVersion = -1;
   let detectorAt = 0;
-  // Custom rules change through the admin API (same process: version bump) or another
-  // instance (picked up within 10 s).
+  let detectorRules = '';
+  let refreshing: Promise<void> | null = null;
+  async function rebuild(): Promise<void> {
+    const version = deps.store.rulesVersion;
+    const rules = await deps.store.listRules();
+    const key = JSON.stringify(rules);
+    // Unchanged rules keep the compiled detector.
+    if (!detector || key !== detectorRules) detector = deps.createDetector({ customRules: rules });
+    detectorRules = key;
+    detectorVersion = version;
+    detectorAt = Date.now();
+  }
+  // Custom rules change through the admin API (same process: version bump, applied before the
+  // next request) or on another instance (picked up within ~10 s: the rules are re-read in the
+  // background, so no request waits for that query).
   async function currentDetector(): Promise<Detector> {
-    if (!detector || detectorVersion !== deps.store.rulesVersion || Date.now() - detectorAt > 10_000) {
-      const version = deps.store.rulesVersion;
-      detector = deps.createDetector({ customRules: await deps.store.listRules() });
-      detectorVersion = version;
-      detectorAt = Date.now();
+    if (!detector || detectorVersion !== deps.store.rulesVersion) {
+      await rebuild();
+    } else if (Date.now() - detectorAt > 10_000 && !refreshing) {
+      refreshing = rebuild()
+        .catch((err: unknown) => deps.log.warn({ err: (err as Error).message }, 'custom rules refresh failed; keeping the current ones'))
+        .finally(() => (refreshing = null));
     }
-    return detector;
+    return detector!;
   }
 
   async function pickUpstreams(token: VirtualToken, family: Family): Promise<Array<Upstream & { apiKey: string }>> {
@@ -90,7 +118,7 @@ export function createAiHandler(deps: AiProxyDeps) {
 
   const handle = async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const t0 = performance.now();
-    const path = new URL(req.url ?? '/', 'http://ai').pathname.replace(/\/+$/, '');
+    const path = routePath(req.url ?? '/');
     const r = ROUTES[path];
     const family: Family = r ? familyOf(r.route) : path.startsWith('/v1/messages') ? 'anthropic' : 'openai';
     const audit: AuditEvent & { details: Record<string, unknown> } = { plane: 'ai', actor: 'anonymous', action: r?.route ?? 'unknown', resource: path, result: 'error', details: {} };
@@ -126,19 +154,43 @@ export function createAiHandler(deps: AiProxyDeps) {
       const model = typeof body.model === 'string' ? body.model : undefined;
       audit.details.model = model;
 
-      // Policy chain.
+      // Policy chain. Rate limits and the spend reservation are atomic check-and-add
+      // operations in the shared KV; their outcome feeds the (pure) policy evaluation.
       const now = Date.now();
-      const [requestsThisMinute, tokensThisMinute, spentUsd] = await Promise.all([
-        deps.kv.incrBy(`fg:rl:req:${token.id}:${minute(now)}`, 1, 61_000),
-        deps.kv.getNum(`fg:rl:tok:${token.id}:${minute(now)}`),
-        reserveSpend(deps, token.id, (reserved = estimateMicros(deps.costs, model, raw.length, body, token.policy.spendCapUsd !== undefined))),
+      const p = token.policy;
+      const shadowed = p.shadow === true;
+      const win = deps.rateWindowMs ?? 60_000;
+      const capMicros = p.spendCapUsd !== undefined ? Math.round(p.spendCapUsd * 1e6) : -1;
+      const estimate = capMicros >= 0 ? estimateMicros(deps.costs, r.route, model, raw.length, body, deps.defaultOutputTokens ?? DEFAULT_OUTPUT_TOKENS) : 0;
+      const [reqW, tokW, spend] = await Promise.all([
+        p.rpm !== undefined ? deps.kv.slidingAdd(`fg:rl:req:${token.id}`, win, 1, shadowed ? -1 : p.rpm) : null,
+        // amount 0: a pure check (tokens are logged when the answer reports them).
+        p.tpm !== undefined ? deps.kv.slidingAdd(`fg:rl:tok:${token.id}`, win, 0, shadowed ? -1 : Math.max(0, p.tpm - 1)) : null,
+        capMicros >= 0 ? reserveSpend(deps, token.id, estimate, shadowed ? -1 : capMicros) : null,
       ]);
-      const decision = evaluate(aiPolicy(token), { token, ip: req.socket.remoteAddress ?? '', model, now: new Date(now), requestsThisMinute, tokensThisMinute, spentUsd });
+      if (spend) reserved = spend.reserved;
+      const decision = evaluate(aiPolicy(token), {
+        token,
+        ip: req.socket.remoteAddress ?? '',
+        model,
+        now: new Date(now),
+        requestsThisMinute: reqW ? (reqW.ok ? reqW.total : reqW.total + 1) : 0,
+        tokensThisMinute: tokW?.total ?? 0,
+        spentUsd: (spend?.beforeMicros ?? 0) / 1e6,
+        estimateUsd: estimate / 1e6,
+        spendFits: !spend || spend.beforeMicros + estimate <= capMicros,
+      });
       audit.details.decision = decision.effect;
       audit.details.rules = decision.matches.map((m) => (m.shadow ? `shadow:${m.rule}` : m.rule));
       if (decision.effect === 'deny') {
         const st = Number(decision.decisive?.data?.status ?? 403);
-        throw new ProxyError(st, decision.rule!.replace(/^ai\./, '').replace(/[.-]/g, '_'), `refused by Fedgate policy rule ${decision.rule}: ${decision.reasons[0]}`);
+        const retryMs = decision.rule === 'ai.rate-limit.requests' ? reqW?.retryAfterMs : decision.rule === 'ai.rate-limit.tokens' ? tokW?.retryAfterMs : undefined;
+        const headers: Record<string, string> = {};
+        if (retryMs !== undefined) {
+          headers['retry-after'] = String(Math.max(1, Math.ceil(retryMs / 1000)));
+          headers['retry-after-ms'] = String(Math.max(1, Math.ceil(retryMs)));
+        }
+        throw new RefusalError(st, decision.rule!.replace(/^ai\./, '').replace(/[.-]/g, '_'), `refused by Fedgate policy rule ${decision.rule}: ${decision.reasons[0]}`, headers);
       }
       if (decision.effect === 'pause') {
         const idem = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : undefined;
@@ -146,14 +198,17 @@ export function createAiHandler(deps: AiProxyDeps) {
         audit.details.approval = outcome;
         if (outcome !== 'approved') throw new ProxyError(403, `approval_${outcome}`, `the request was ${outcome === 'expired' ? 'not approved in time' : 'rejected by an administrator'} (Fedgate rule ai.approval)`);
       }
-      const shadow = token.policy.shadow === true;
+      const shadow = shadowed;
 
       // Detection on the request.
       const det = await currentDetector();
       const slots = requestSlots(r.route, body);
+      // The key hashes the whole first user message: computed only when a mask table is
+      // opened, so requests without MASK findings (and answers without any) skip it.
       const firstUser = slots.find((s) => s.role === 'user')?.text ?? '';
-      const conv = conversationKey(token.id, firstUser);
-      const scan = await scanRequest(det, slots, () => openMaskSession(deps.kv, conv, deps.maskTtlMs ?? 3_600_000), shadow);
+      let conv: string | undefined;
+      const openSession = () => openMaskSession(deps.kv, (conv ??= conversationKey(token.id, firstUser)), deps.maskTtlMs ?? 3_600_000);
+      const scan = await scanRequest(det, slots, openSession, shadow);
       const findings = scan.counts;
       audit.details.findings = findings;
       if (scan.shadowBlock) audit.details.rules = [...(audit.details.rules as string[]), `shadow:${scan.shadowBlock.ruleId}`];
@@ -185,10 +240,30 @@ export function createAiHandler(deps: AiProxyDeps) {
       audit.details.attempts = up.attempts;
       audit.resource = `${up.upstream}/${model ?? ''}`;
       const upStatus = up.res.statusCode ?? 502;
-      const restore = scan.session ? (t: string) => (scan.session as MaskSession).restore(t) : (t: string) => t;
-      const guardFor = () => createTextGuard({ scan: (t) => det.scan(t, 'response'), restore, window: Math.max(STREAM_WINDOW, MAX_PLACEHOLDER_LENGTH), maxFindingLength: det.maxFindingLength, shadow });
+      // MASK on the answer side: a value the model produced that a MASK rule covers does
+      // not reach the client; it gets this conversation's placeholder (allocated as an
+      // answer value, so it is never restored). A value the client itself sent (in this
+      // request, or earlier in the conversation) is not new to it and passes.
+      let session: MaskSession | undefined = scan.session;
+      const maskAnswer = async (f: Finding): Promise<string> => {
+        if (scan.values.has(f.value)) return f.value;
+        session ??= await openSession();
+        if (session.sentByClient(f.value)) return f.value;
+        return session.mask(f.value, f.type, 'answer');
+      };
+      const jsonEscape = (v: string) => JSON.stringify(v).slice(1, -1);
+      const guardFor = (json = false) =>
+        createTextGuard({
+          scan: (t) => det.scan(t, 'response'),
+          restore: (t) => (session ? session.restore(t, json ? jsonEscape : undefined) : t),
+          mask: maskAnswer,
+          window: Math.max(STREAM_WINDOW, MAX_PLACEHOLDER_LENGTH),
+          maxFindingLength: det.maxFindingLength,
+          shadow,
+        });
       const ctype = String(up.res.headers['content-type'] ?? '');
       let usage: Usage | null = null;
+      let limitsSettled = false;
       const respFindings: Finding[] = [];
       // The client went away before the answer was complete: stop paying for it.
       res.on('close', () => {
@@ -226,9 +301,9 @@ export function createAiHandler(deps: AiProxyDeps) {
           if (json) {
             usage = usageOf(json);
             for (const slot of responseSlots(r.route, json)) {
-              const g = guardFor();
-              const o = g.push(slot.text);
-              const f = o.block ? o : g.flush();
+              const g = guardFor(slot.json === true);
+              const o = await g.push(slot.text);
+              const f = o.block ? o : await g.flush();
               respFindings.push(...o.findings, ...(o.block ? [] : f.findings));
               if (o.block || f.block) {
                 blocked = o.block ?? f.block;
@@ -244,6 +319,13 @@ export function createAiHandler(deps: AiProxyDeps) {
           }
           const outText = json ? JSON.stringify(json) : text;
           status = upStatus;
+          // Limits count this answer before the client has it, so that its next request
+          // already meets them (a stream's usage comes with its last event: settled after).
+          if (usage && model) {
+            await settleLimits(deps, token, model, usage, reserved);
+            limitsSettled = true;
+            reserved = 0;
+          }
           const overhead = preMs + (performance.now() - tPost);
           res.writeHead(upStatus, { 'content-type': ctype || 'application/json', 'content-length': String(Buffer.byteLength(outText)), 'x-fedgate-overhead-ms': overhead.toFixed(2) });
           res.end(outText);
@@ -252,14 +334,21 @@ export function createAiHandler(deps: AiProxyDeps) {
       audit.result = String(status);
       countFindings(findings, respFindings);
       if (usage && model) {
-        await account(deps, token.id, up.upstream, model, usage, audit.details, now, reserved);
+        await account(deps, token, up.upstream, model, usage, audit.details, limitsSettled ? null : reserved);
+        reserved = 0;
+      } else if (reserved && upStatus < 300 && model) {
+        // Answered, but no usage reported (e.g. the client left mid-stream): the
+        // provider bills it all the same, so the reservation stays as the charge.
+        audit.details.costUsd = reserved / 1e6;
+        audit.details.costEstimated = true;
+        await deps.store.recordUsage({ tokenId: token.id, upstream: up.upstream, model, inputTokens: 0, outputTokens: 0, costUsd: reserved / 1e6 }).catch(() => {});
         reserved = 0;
       }
     } catch (e) {
       if (e instanceof ProxyError) {
         audit.result = String(e.status);
         audit.details.error = e.code;
-        if (!res.headersSent) send(e.status, errorBody(family, e.status, e.code, e.message), { 'x-fedgate-overhead-ms': ms(t0) });
+        if (!res.headersSent) send(e.status, errorBody(family, e.status, e.code, e.message), { 'x-fedgate-overhead-ms': ms(t0), ...(e instanceof RefusalError ? e.headers : {}) });
         else res.destroy();
       } else {
         deps.log.error({ err: (e as Error).message }, 'AI proxy error');
@@ -268,7 +357,7 @@ export function createAiHandler(deps: AiProxyDeps) {
         else res.destroy();
       }
     } finally {
-      if (reserved) await deps.kv.incrBy(`fg:spend:${tokenId}`, -reserved, SPEND_TTL_MS).catch(() => {});
+      if (reserved) await adjustSpend(deps, tokenId, -reserved).catch(() => {});
       audit.details.latencyMs = Number((performance.now() - t0).toFixed(2));
       deps.audit.record(audit);
       deps.metrics?.observe(r?.route ?? 'unknown', status, String(audit.details.decision ?? 'none'), audit.details.findings as Record<string, number> | undefined);
@@ -276,6 +365,15 @@ export function createAiHandler(deps: AiProxyDeps) {
   };
   /** Compiles the detector (built-in + custom rules) before the first request needs it. */
   return { handle, warm: () => currentDetector().then(() => undefined) };
+}
+
+/** A plain path (the usual case) needs no URL parser; anything else gets its normalisation. */
+const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9/_-]*$/;
+
+function routePath(url: string): string {
+  const q = url.indexOf('?');
+  const p = q < 0 ? url : url.slice(0, q);
+  return (PLAIN_PATH.test(p) ? p : new URL(url, 'http://ai').pathname).replace(/\/+$/, '');
 }
 
 function ms(t0: number, t1 = performance.now()): string {
@@ -289,42 +387,57 @@ function scrubKey(text: string, keys: string[]): string {
 }
 
 const SPEND_TTL_MS = 30 * 24 * 3_600_000;
+const DEFAULT_OUTPUT_TOKENS = 1024;
 
 /**
- * Worst-case cost of a request in micro-dollars: input ≈ bytes / 4 tokens, output = the
- * requested maximum (or 1024). Zero when the token has no spend cap.
+ * Worst-case cost of a request in micro-dollars: input ≈ request bytes / 4 tokens (an
+ * over-estimate: the JSON framing counts too), output = the requested maximum or
+ * `defaultOut`. Routes that cost nothing (count_tokens, models) reserve nothing.
  */
-function estimateMicros(costs: CostTable, model: string | undefined, bytes: number, body: Record<string, any>, capped: boolean): number {
-  if (!capped || !model) return 0;
-  const maxOut = Number(body.max_tokens ?? body.max_completion_tokens ?? body.max_output_tokens ?? 1024) || 1024;
-  return Math.max(1, Math.round(costUsd(costs, model, Math.ceil(bytes / 4), maxOut) * 1e6));
+function estimateMicros(costs: CostTable, route: Route, model: string | undefined, bytes: number, body: Record<string, any>, defaultOut: number): number {
+  if (!model || route === 'count_tokens' || route === 'models') return 0;
+  const maxOut = Number(body.max_tokens ?? body.max_completion_tokens ?? body.max_output_tokens ?? defaultOut) || defaultOut;
+  // The small subtraction keeps float noise (0.001 × 1e6 = 1000.0000000001) from adding a micro-dollar.
+  return Math.max(1, Math.ceil(costUsd(costs, model, Math.ceil(bytes / 4), route === 'embeddings' ? 0 : maxOut) * 1e6 - 1e-6));
 }
 
-// Spend is kept in micro-dollars in the shared KV (integer INCRBY is atomic in Redis),
-// seeded from the usage table the first time the store sees the token. The request's
-// estimate is added atomically and the total *before* it is what the cap is checked
-// against: of concurrent requests only those that found budget left pass, so the cap
-// is overshot by at most one request's cost. Returns the spend before this request.
-async function reserveSpend(deps: AiProxyDeps, tokenId: string, micros: number): Promise<number> {
+// Spend is kept in micro-dollars in the shared KV (one atomic script in Redis), seeded
+// from the usage table when the key is missing. A request reserves its worst-case cost
+// only if it fits under the cap (capMicros < 0: always, for shadow mode); concurrent
+// requests of one token on any instance therefore never reserve more than the cap
+// together. The reservation is settled to the real cost when the answer has ended.
+async function reserveSpend(deps: AiProxyDeps, tokenId: string, micros: number, capMicros: number): Promise<{ beforeMicros: number; reserved: number }> {
   const key = `fg:spend:${tokenId}`;
-  const seeded = await deps.kv.hGet('fg:spend-seeded', tokenId);
-  if (seeded === null) {
-    const db = await deps.store.spentUsd(tokenId);
-    if (await deps.kv.hSetNx('fg:spend-seeded', tokenId, '1', SPEND_TTL_MS)) await deps.kv.incrBy(key, Math.round(db * 1e6), SPEND_TTL_MS);
-  }
-  const total = micros > 0 ? await deps.kv.incrBy(key, micros, SPEND_TTL_MS) : await deps.kv.getNum(key);
-  return (total - micros) / 1e6;
+  let r = await deps.kv.addCapped(key, micros, capMicros, SPEND_TTL_MS, null);
+  if (r.missing) r = await deps.kv.addCapped(key, micros, capMicros, SPEND_TTL_MS, Math.round((await deps.store.spentUsd(tokenId)) * 1e6));
+  return r.ok ? { beforeMicros: r.total - micros, reserved: micros } : { beforeMicros: r.total, reserved: 0 };
 }
 
-async function account(deps: AiProxyDeps, tokenId: string, upstream: string, model: string, usage: Usage, details: Record<string, unknown>, now: number, reservedMicros: number): Promise<void> {
+/** Adds `micros` (negative: gives back) to a token's spend; a key that expired meanwhile is left to be re-seeded. */
+function adjustSpend(deps: AiProxyDeps, tokenId: string, micros: number): Promise<unknown> {
+  if (micros === 0) return Promise.resolve();
+  return deps.kv.addCapped(`fg:spend:${tokenId}`, micros, -1, SPEND_TTL_MS, null);
+}
+
+/** Counts an answer's tokens in the token's tpm window and settles its spend reservation to the real cost. */
+async function settleLimits(deps: AiProxyDeps, token: VirtualToken, model: string, usage: Usage, reservedMicros: number): Promise<void> {
+  const cost = costUsd(deps.costs, model, usage.inputTokens, usage.outputTokens);
+  const p = token.policy;
+  await Promise.all([
+    p.tpm !== undefined ? deps.kv.slidingAdd(`fg:rl:tok:${token.id}`, deps.rateWindowMs ?? 60_000, usage.inputTokens + usage.outputTokens, -1) : null,
+    p.spendCapUsd !== undefined ? adjustSpend(deps, token.id, Math.round(cost * 1e6) - reservedMicros) : null,
+  ]).catch((e: Error) => deps.log.warn({ err: e.message }, 'AI rate / spend accounting failed'));
+}
+
+/** Records an answer's usage and cost (audit details, usage table, metrics); `reservedMicros` null: limits already settled. */
+async function account(deps: AiProxyDeps, token: VirtualToken, upstream: string, model: string, usage: Usage, details: Record<string, unknown>, reservedMicros: number | null): Promise<void> {
   const cost = costUsd(deps.costs, model, usage.inputTokens, usage.outputTokens);
   details.tokensIn = usage.inputTokens;
   details.tokensOut = usage.outputTokens;
   details.costUsd = Number(cost.toFixed(8));
   await Promise.all([
-    deps.kv.incrBy(`fg:rl:tok:${tokenId}:${minute(now)}`, usage.inputTokens + usage.outputTokens, 61_000),
-    deps.kv.incrBy(`fg:spend:${tokenId}`, Math.round(cost * 1e6) - reservedMicros, SPEND_TTL_MS),
-    deps.store.recordUsage({ tokenId, upstream, model, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costUsd: cost }),
+    reservedMicros === null ? null : settleLimits(deps, token, model, usage, reservedMicros),
+    deps.store.recordUsage({ tokenId: token.id, upstream, model, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costUsd: cost }),
   ]).catch((e: Error) => deps.log.warn({ err: e.message }, 'AI usage accounting failed'));
   deps.metrics?.usage(model, usage.inputTokens, usage.outputTokens, cost);
 }

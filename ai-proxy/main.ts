@@ -34,6 +34,11 @@ export interface AiProxyStartDeps {
   maskTtlMs?: number;
   approvalPollMs?: number;
   approvalWebhookUrl?: string;
+  /** Signs approval webhooks of tokens whose policy has no webhookSecret. */
+  approvalWebhookSecret?: string;
+  webhookBackoffMs?: number;
+  /** Sliding rate-limit window (default one minute). */
+  rateWindowMs?: number;
   tls?: { cert: Buffer; key: Buffer };
 }
 
@@ -62,6 +67,9 @@ export async function startAiProxy(deps: AiProxyStartDeps, opts: { port: number;
     maskTtlMs: deps.maskTtlMs,
     approvalPollMs: deps.approvalPollMs,
     approvalWebhookUrl: deps.approvalWebhookUrl,
+    approvalWebhookSecret: deps.approvalWebhookSecret,
+    webhookBackoffMs: deps.webhookBackoffMs,
+    rateWindowMs: deps.rateWindowMs,
   };
   const { handle, warm } = createAiHandler(handlerDeps);
   await warm();
@@ -106,8 +114,13 @@ export async function startAiProxy(deps: AiProxyStartDeps, opts: { port: number;
 }
 
 /** What `fedgate serve` and `fedgate ai-proxy` need: the listener on config.aiPort with the real detector. */
-export function startAiProxyForRuntime(rt: { config: FedgateConfig; audit: AuditLog; log: Logger }, state: { store: AiStore; kv: Kv }, port = rt.config.aiPort): Promise<AiProxy> {
+export function startAiProxyForRuntime(
+  rt: { config: FedgateConfig; audit: AuditLog; log: Logger },
+  state: { store: AiStore; kv: Kv },
+  port = rt.config.aiPort,
+  approval: { approvalWebhookUrl?: string; approvalWebhookSecret?: string } = {},
+): Promise<AiProxy> {
   const { config } = rt;
   const tls = config.tlsCert && config.tlsKey ? { cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) } : undefined;
-  return startAiProxy({ ...state, audit: rt.audit, log: rt.log, createDetector, tls }, { port, host: config.host });
+  return startAiProxy({ ...state, audit: rt.audit, log: rt.log, createDetector, tls, ...approval }, { port, host: config.host });
 }

@@ -14,13 +14,23 @@ export const PLACEHOLDER = /\b[A-Z][A-Z0-9]{1,15}_\d{3,6}\b/g;
 export const MAX_PLACEHOLDER_LENGTH = 23;
 
 export function conversationKey(tokenId: string, firstUserMessage: string): string {
-  return createHash('sha256').update(`${tokenId}\n${firstUserMessage}`, 'utf8').digest('hex');
+  // Two updates hash the same bytes without copying a long message into a new string.
+  return createHash('sha256').update(`${tokenId}\n`, 'utf8').update(firstUserMessage, 'utf8').digest('hex');
 }
 
+/**
+ * Who brought a value into the conversation. Only what the client sent is restored in
+ * answers; a value the model produced that a MASK rule covers gets a placeholder that
+ * is never turned back (the client did not know it).
+ */
+export type MaskOrigin = 'client' | 'answer';
+
 export interface MaskSession {
-  mask(value: string, type: string): Promise<string>;
-  /** Replaces every placeholder of this conversation by its original. */
-  restore(text: string): string;
+  mask(value: string, type: string, origin?: MaskOrigin): Promise<string>;
+  /** Replaces every placeholder of a client-sent value by its original (`encode`: e.g. JSON string escaping). */
+  restore(text: string, encode?: (original: string) => string): string;
+  /** True when the client itself sent `value` in this conversation (it was masked on the way in). */
+  sentByClient(value: string): boolean;
   readonly size: number;
 }
 
@@ -37,22 +47,34 @@ export async function openMaskSession(kv: Kv, conv: string, ttlMs: number): Prom
     get size() {
       return rev.size;
     },
-    async mask(value, type) {
-      const known = fwd.get(value);
-      if (known) return known;
-      const fam = family(type);
-      const n = await kv.hIncr(key, `c:${fam}`, ttlMs);
-      let ph = `${fam}_${String(n).padStart(3, '0')}`;
-      // Two instances masking the same new value at once: the first writer's placeholder wins.
-      if (await kv.hSetNx(key, `f:${value}`, ph, ttlMs)) await kv.hSet(key, `r:${ph}`, value, ttlMs);
-      else ph = (await kv.hGet(key, `f:${value}`)) ?? ph;
-      fwd.set(value, ph);
-      rev.set(ph, value);
+    async mask(value, type, origin = 'client') {
+      let ph = fwd.get(value);
+      if (!ph) {
+        const fam = family(type);
+        const n = await kv.hIncr(key, `c:${fam}`, ttlMs);
+        ph = `${fam}_${String(n).padStart(3, '0')}`;
+        // Two instances masking the same new value at once: the first writer's placeholder wins.
+        if (!(await kv.hSetNx(key, `f:${value}`, ph, ttlMs))) ph = (await kv.hGet(key, `f:${value}`)) ?? ph;
+        fwd.set(value, ph);
+      }
+      // "r:" marks a client-sent value (restored in answers); a value first seen in an
+      // answer becomes restorable once the client sends it itself.
+      if (origin === 'client' && !rev.has(ph)) {
+        await kv.hSet(key, `r:${ph}`, value, ttlMs);
+        rev.set(ph, value);
+      }
       return ph;
     },
-    restore(text) {
+    restore(text, encode) {
       if (rev.size === 0) return text;
-      return text.replace(PLACEHOLDER, (m) => rev.get(m) ?? m);
+      return text.replace(PLACEHOLDER, (m) => {
+        const v = rev.get(m);
+        return v === undefined ? m : encode ? encode(v) : v;
+      });
+    },
+    sentByClient(value) {
+      const ph = fwd.get(value);
+      return ph !== undefined && rev.get(ph) === value;
     },
   };
 }

@@ -26,6 +26,8 @@ export interface Slot {
   set(v: string): void;
   /** 'system' | 'user' | 'assistant' | 'tool' ... */
   role: string;
+  /** The text is JSON source (tool-call arguments): originals put back into it must be JSON-escaped. */
+  json?: boolean;
 }
 
 type J = Record<string, any>;
@@ -33,6 +35,28 @@ const isObj = (v: unknown): v is J => typeof v === 'object' && v !== null;
 
 function strSlot(holder: J, prop: string | number, role: string, out: Slot[]): void {
   if (typeof holder[prop] === 'string') out.push({ text: holder[prop], role, set: (v) => (holder[prop] = v) });
+}
+
+/** Every string inside a JSON value (Anthropic tool_use `input`), keys excepted. */
+function walkStrings(holder: J, prop: string | number, role: string, out: Slot[], depth = 0): void {
+  const v = holder[prop];
+  if (typeof v === 'string') return strSlot(holder, prop, role, out);
+  if (depth > 32 || !isObj(v)) return;
+  if (Array.isArray(v)) v.forEach((_, i) => walkStrings(v, i, role, out, depth + 1));
+  else for (const k of Object.keys(v)) walkStrings(v, k, role, out, depth + 1);
+}
+
+/** OpenAI chat `tool_calls[].function.arguments` (JSON source) of a message or a stream delta. */
+function toolCallSlots(message: J, role: string, out: Slot[]): void {
+  if (!Array.isArray(message.tool_calls)) return;
+  for (const tc of message.tool_calls) {
+    if (isObj(tc) && isObj(tc.function) && typeof tc.function.arguments === 'string') out.push({ text: tc.function.arguments, role, json: true, set: (v) => (tc.function.arguments = v) });
+  }
+}
+
+/** Responses API `function_call` items carry their arguments as JSON source. */
+function functionCallSlot(item: J, role: string, out: Slot[]): void {
+  if (item.type === 'function_call' && typeof item.arguments === 'string') out.push({ text: item.arguments, role, json: true, set: (v) => (item.arguments = v) });
 }
 
 /** Text parts of a content value: a string, or an array of parts with `text` (OpenAI, Anthropic) or nested `content` (tool results). */
@@ -48,13 +72,22 @@ function contentSlots(holder: J, prop: string | number, role: string, out: Slot[
     // OpenAI Responses function_call_output items carry `output`.
     if (part.type === 'tool_result') contentSlots(part, 'content', 'tool', out);
     if (typeof part.output === 'string') strSlot(part, 'output', 'tool', out);
+    // Anthropic tool calls: the arguments are a JSON object.
+    if (part.type === 'tool_use' && isObj(part.input)) walkStrings(part, 'input', role, out);
   });
 }
 
 export function requestSlots(route: Route, body: J): Slot[] {
   const out: Slot[] = [];
   if (route === 'chat') {
-    if (Array.isArray(body.messages)) for (const m of body.messages) if (isObj(m)) contentSlots(m, 'content', String(m.role ?? 'user'), out);
+    if (Array.isArray(body.messages)) {
+      for (const m of body.messages) {
+        if (!isObj(m)) continue;
+        contentSlots(m, 'content', String(m.role ?? 'user'), out);
+        // Earlier tool calls come back in the history with the originals restored.
+        toolCallSlots(m, String(m.role ?? 'assistant'), out);
+      }
+    }
   } else if (route === 'responses') {
     strSlot(body, 'instructions', 'system', out);
     if (typeof body.input === 'string') strSlot(body, 'input', 'user', out);
@@ -63,6 +96,7 @@ export function requestSlots(route: Route, body: J): Slot[] {
         if (!isObj(item)) continue;
         contentSlots(item, 'content', String(item.role ?? 'user'), out);
         if (typeof item.output === 'string') strSlot(item, 'output', 'tool', out);
+        functionCallSlot(item, 'assistant', out);
       }
     }
   } else if (route === 'embeddings') {
@@ -79,10 +113,20 @@ export function responseSlots(route: Route, body: J): Slot[] {
   const out: Slot[] = [];
   if (!isObj(body)) return out;
   if (route === 'chat' && Array.isArray(body.choices)) {
-    for (const c of body.choices) if (isObj(c?.message)) contentSlots(c.message, 'content', 'assistant', out);
+    for (const c of body.choices) {
+      if (!isObj(c?.message)) continue;
+      contentSlots(c.message, 'content', 'assistant', out);
+      toolCallSlots(c.message, 'assistant', out);
+    }
   } else if (route === 'responses') {
     strSlot(body, 'output_text', 'assistant', out);
-    if (Array.isArray(body.output)) for (const item of body.output) if (isObj(item)) contentSlots(item, 'content', 'assistant', out);
+    if (Array.isArray(body.output)) {
+      for (const item of body.output) {
+        if (!isObj(item)) continue;
+        contentSlots(item, 'content', 'assistant', out);
+        functionCallSlot(item, 'assistant', out);
+      }
+    }
   } else if (route === 'messages') {
     contentSlots(body, 'content', 'assistant', out);
   }
@@ -105,32 +149,47 @@ export function usageOf(data: J): Usage | null {
   };
 }
 
-/** The text delta carried by a stream event, keyed by the content block it belongs to. */
+/** A text or tool-argument delta carried by a stream event, keyed by the content block it belongs to. */
 export interface StreamDelta {
   key: string;
   text: string;
+  /** Tool-call arguments (JSON source) rather than answer text. */
+  json: boolean;
   set(v: string): void;
 }
 
-export function streamDelta(route: Route, event: string | undefined, data: J): StreamDelta | null {
+export function streamDeltas(route: Route, data: J): StreamDelta[] {
+  const out: StreamDelta[] = [];
   if (route === 'chat') {
-    const c = data.choices?.[0];
-    if (isObj(c) && isObj(c.delta) && typeof c.delta.content === 'string') {
-      return { key: `c${c.index ?? 0}`, text: c.delta.content, set: (v) => (c.delta.content = v) };
+    for (const c of Array.isArray(data.choices) ? data.choices : []) {
+      if (!isObj(c) || !isObj(c.delta)) continue;
+      const ci = c.index ?? 0;
+      const d = c.delta;
+      if (typeof d.content === 'string') out.push({ key: `c${ci}`, text: d.content, json: false, set: (v) => (d.content = v) });
+      for (const tc of Array.isArray(d.tool_calls) ? d.tool_calls : []) {
+        if (isObj(tc) && isObj(tc.function) && typeof tc.function.arguments === 'string') {
+          out.push({ key: `c${ci}.t${tc.index ?? 0}`, text: tc.function.arguments, json: true, set: (v) => (tc.function.arguments = v) });
+        }
+      }
     }
   } else if (route === 'responses') {
     if (data.type === 'response.output_text.delta' && typeof data.delta === 'string') {
-      return { key: `o${data.output_index ?? 0}.${data.content_index ?? 0}`, text: data.delta, set: (v) => (data.delta = v) };
+      out.push({ key: `o${data.output_index ?? 0}.${data.content_index ?? 0}`, text: data.delta, json: false, set: (v) => (data.delta = v) });
+    } else if (data.type === 'response.function_call_arguments.delta' && typeof data.delta === 'string') {
+      out.push({ key: `f${data.output_index ?? 0}`, text: data.delta, json: true, set: (v) => (data.delta = v) });
     }
-  } else if (route === 'messages') {
-    if (data.type === 'content_block_delta' && data.delta?.type === 'text_delta' && typeof data.delta.text === 'string') {
-      return { key: `b${data.index ?? 0}`, text: data.delta.text, set: (v) => (data.delta.text = v) };
-    }
+  } else if (route === 'messages' && data.type === 'content_block_delta' && isObj(data.delta)) {
+    const d = data.delta;
+    if (d.type === 'text_delta' && typeof d.text === 'string') out.push({ key: `b${data.index ?? 0}`, text: d.text, json: false, set: (v) => (d.text = v) });
+    else if (d.type === 'input_json_delta' && typeof d.partial_json === 'string') out.push({ key: `b${data.index ?? 0}`, text: d.partial_json, json: true, set: (v) => (d.partial_json = v) });
   }
-  return null;
+  return out;
 }
 
-/** Keys whose held-back text must be sent before this event (the block or choice ends here). */
+/**
+ * Keys whose held-back text must be sent before this event (the block or choice ends
+ * here); a key also ends every key below it (`c0` ends the tool calls `c0.t<n>`).
+ */
 export function streamBlockEnds(route: Route, data: J): string[] {
   if (route === 'chat') {
     const keys: string[] = [];
@@ -138,22 +197,25 @@ export function streamBlockEnds(route: Route, data: J): string[] {
     return keys;
   }
   if (route === 'responses' && data.type === 'response.output_text.done') return [`o${data.output_index ?? 0}.${data.content_index ?? 0}`];
+  if (route === 'responses' && (data.type === 'response.function_call_arguments.done' || data.type === 'response.output_item.done')) return [`f${data.output_index ?? 0}`];
   if (route === 'messages' && data.type === 'content_block_stop') return [`b${data.index ?? 0}`];
   return [];
 }
 
-/** An event carrying `text` as the delta of block `key`, shaped after `template` (an event of the same stream). */
-export function synthDelta(route: Route, key: string, text: string, template: J): { event?: string; data: J } {
+/** An event carrying `text` as the delta of block `key`, shaped after `template` (the block's last delta event). */
+export function synthDelta(route: Route, key: string, text: string, template: J, json: boolean): { event?: string; data: J } {
   if (route === 'chat') {
-    return {
-      data: { id: template.id, object: 'chat.completion.chunk', created: template.created, model: template.model, choices: [{ index: Number(key.slice(1)), delta: { content: text }, finish_reason: null }] },
-    };
+    const [c, t] = key.slice(1).split('.t').map(Number);
+    const delta = json ? { tool_calls: [{ index: t, function: { arguments: text } }] } : { content: text };
+    return { data: { id: template.id, object: 'chat.completion.chunk', created: template.created, model: template.model, choices: [{ index: c, delta, finish_reason: null }] } };
   }
   if (route === 'responses') {
+    if (json) return { event: 'response.function_call_arguments.delta', data: { type: 'response.function_call_arguments.delta', item_id: template.item_id, output_index: Number(key.slice(1)), delta: text } };
     const [o, c] = key.slice(1).split('.').map(Number);
     return { event: 'response.output_text.delta', data: { type: 'response.output_text.delta', item_id: template.item_id, output_index: o, content_index: c, delta: text } };
   }
-  return { event: 'content_block_delta', data: { type: 'content_block_delta', index: Number(key.slice(1)), delta: { type: 'text_delta', text } } };
+  const delta = json ? { type: 'input_json_delta', partial_json: text } : { type: 'text_delta', text };
+  return { event: 'content_block_delta', data: { type: 'content_block_delta', index: Number(key.slice(1)), delta } };
 }
 
 /** Provider-format JSON error body. */

@@ -13,6 +13,8 @@ export interface RequestScan {
   /** Finding counts per rule id (never values). */
   counts: Record<string, number>;
   masked: number;
+  /** Every value the client sent that a rule matched (answers may repeat these unmasked). */
+  values: Set<string>;
 }
 
 export function countFindings(counts: Record<string, number>, findings: Finding[]): void {
@@ -26,18 +28,20 @@ export function countFindings(counts: Record<string, number>, findings: Finding[
  */
 export async function scanRequest(detector: Detector, slots: Slot[], openMask: () => Promise<MaskSession>, shadow: boolean): Promise<RequestScan & { session?: MaskSession }> {
   const counts: Record<string, number> = {};
+  const values = new Set<string>();
   const scanned: Array<{ slot: Slot; findings: Finding[] }> = [];
   let shadowBlock: Finding | undefined;
   for (const slot of slots) {
     const findings = detector.scan(slot.text, 'request');
     if (findings.length === 0) continue;
     countFindings(counts, findings);
+    for (const f of findings) values.add(f.value);
     const block = findings.find((f) => f.action === 'BLOCK');
-    if (block && !shadow) return { block, counts, masked: 0 };
+    if (block && !shadow) return { block, counts, masked: 0, values };
     shadowBlock ??= block;
     scanned.push({ slot, findings });
   }
-  if (shadow || scanned.length === 0) return { counts, masked: 0, shadowBlock };
+  if (shadow || scanned.length === 0) return { counts, masked: 0, shadowBlock, values };
   let session: MaskSession | undefined;
   let masked = 0;
   for (const { slot, findings } of scanned) {
@@ -54,5 +58,5 @@ export async function scanRequest(detector: Detector, slots: Slot[], openMask: (
     }
     if (pos > 0) slot.set(out + slot.text.slice(pos));
   }
-  return { counts, masked, session };
+  return { counts, masked, session, values };
 }

@@ -29,6 +29,11 @@ export interface TokenPolicy {
   requireApproval?: boolean;
   approvalTimeoutMs?: number;
   webhookUrl?: string;
+  /**
+   * HMAC-SHA256 key for the approval webhook's signature. Write-only: stored sealed by
+   * the vault, opened when the token is loaded, never listed.
+   */
+  webhookSecret?: string;
 }
 
 export interface VirtualToken {
@@ -119,15 +124,12 @@ export function createAiStore(pool: pg.Pool, vault: Vault, opts: { cacheMs?: num
   const timer = setInterval(() => void flushUsage(), opts.usageFlushMs ?? 250);
   timer.unref();
 
-  const toToken = (r: Record<string, any>): VirtualToken => ({
-    id: r.id,
-    name: r.name,
-    upstreams: r.upstreams,
-    models: r.models,
-    policy: r.policy ?? {},
-    expiresAt: r.expires_at,
-    revokedAt: r.revoked_at,
-  });
+  const webhookContext = (id: string) => `ai-webhook:${id}`;
+  const toToken = (r: Record<string, any>): VirtualToken => {
+    const { webhookSecretSealed, ...policy } = (r.policy ?? {}) as TokenPolicy & { webhookSecretSealed?: string };
+    if (webhookSecretSealed) policy.webhookSecret = vault.open(webhookSecretSealed, webhookContext(r.id)).toString('utf8');
+    return { id: r.id, name: r.name, upstreams: r.upstreams, models: r.models, policy, expiresAt: r.expires_at, revokedAt: r.revoked_at };
+  };
   const toApproval = (r: Record<string, any>): Approval => ({ id: r.id, tokenId: r.token_id, status: r.status, summary: r.summary, createdAt: r.created_at });
 
   return {
@@ -158,9 +160,11 @@ export function createAiStore(pool: pg.Pool, vault: Vault, opts: { cacheMs?: num
     async issueToken(t) {
       const id = `tok_${randomBytes(8).toString('hex')}`;
       const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+      const { webhookSecret, ...policy } = t.policy ?? {};
+      const stored = webhookSecret ? { ...policy, webhookSecretSealed: vault.seal(webhookSecret, webhookContext(id)) } : policy;
       await pool.query(
         'INSERT INTO ai_tokens (id, name, token_hash, upstreams, models, policy, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-        [id, t.name, hashToken(token), t.upstreams, t.models ?? null, JSON.stringify(t.policy ?? {}), t.expiresAt ?? null],
+        [id, t.name, hashToken(token), t.upstreams, t.models ?? null, JSON.stringify(stored), t.expiresAt ?? null],
       );
       return { id, token };
     },

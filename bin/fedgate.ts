@@ -6,7 +6,7 @@ import { createLogger } from '../shared/observability/logger.ts';
 import { openRuntime } from '../shared/runtime/index.ts';
 import { bootstrap } from '../shared/runtime/bootstrap.ts';
 import { startGateway } from '../gateway/main.ts';
-import { startWorkers, DEFAULT_WORKER_OPTIONS } from '../workers/main.ts';
+import { startWorkers, workerOptionsFromConfig, workersAdminRoute } from '../workers/main.ts';
 import { openAiState, startAiProxyForRuntime } from '../ai-proxy/main.ts';
 import { createAiAdminRoutes } from '../ai-proxy/admin.ts';
 
@@ -14,6 +14,9 @@ const USAGE = `usage: fedgate <command>
 
 commands:
   serve     start the S3 endpoint, the admin API, the AI proxy and the background workers
+            (FEDGATE_WORKERS=off: without the workers, when \`fedgate worker\` processes run them)
+  worker    start only the background workers (replication, healing, scrubbing, GC, health),
+            on the PostgreSQL of a \`fedgate serve\` (DATABASE_URL) and its master key
   ai-proxy  start only the AI proxy listener (FEDGATE_AI_PORT), on the same database and vault
   help      this text
 
@@ -26,10 +29,10 @@ async function serve(): Promise<void> {
   let shuttingDown = false;
   try {
     const boot = await bootstrap(rt);
-    const workers = await startWorkers({ store: rt.store, data: rt.data, boss: rt.boss, log }, { ...DEFAULT_WORKER_OPTIONS, timeoutMs: config.backendTimeoutMs });
+    const workers = config.runWorkers ? await startWorkers({ store: rt.store, data: rt.data, boss: rt.boss, log }, workerOptionsFromConfig(config)) : null;
     const ai = openAiState({ pool: rt.pool, vault: rt.vault, redisUrl: config.redisUrl });
-    const gw = await startGateway(rt, boot, { adminRoutes: [createAiAdminRoutes({ store: ai.store })] });
-    const aiProxy = await startAiProxyForRuntime(rt, ai);
+    const gw = await startGateway(rt, boot, { adminRoutes: [createAiAdminRoutes({ store: ai.store }), ...(workers ? [workersAdminRoute(workers)] : [])] });
+    const aiProxy = await startAiProxyForRuntime(rt, ai, undefined, aiApprovalEnv());
     // Generated credentials go to the terminal once, never into the JSON log.
     if (boot.announcements.length > 0) process.stderr.write(`\n${boot.announcements.join('\n')}\n\n`);
     process.stderr.write(`Fedgate S3 endpoint: http://${config.host}:${gw.s3Port}  admin API: http://${config.host}:${gw.adminPort}  AI proxy: http://${config.host}:${aiProxy.port}  data: ${config.dataDir}\n`);
@@ -41,7 +44,7 @@ async function serve(): Promise<void> {
       await aiProxy.close(30_000);
       await ai.store.close();
       await ai.kv.close();
-      await workers.stop();
+      await workers?.stop();
       await rt.close();
       log.info('stopped');
       process.exit(0);
@@ -54,26 +57,32 @@ async function serve(): Promise<void> {
   }
 }
 
-/** The AI listener alone (manage it through the admin API of a `serve` on the same database). */
-async function aiProxyOnly(): Promise<void> {
+/** Global approval-webhook target and HMAC key (a token's policy may name its own). */
+function aiApprovalEnv(): { approvalWebhookUrl?: string; approvalWebhookSecret?: string } {
+  return { approvalWebhookUrl: process.env.FEDGATE_AI_WEBHOOK_URL || undefined, approvalWebhookSecret: process.env.FEDGATE_AI_WEBHOOK_SECRET || undefined };
+}
+
+/**
+ * One part of Fedgate as a process of its own, on the PostgreSQL (DATABASE_URL) and master key
+ * of a `fedgate serve`: the embedded database belongs to the serve that owns the data directory.
+ * `start` returns the line to print once ready and how to stop; SIGINT / SIGTERM stop it.
+ */
+async function runAlone(
+  what: string,
+  inside: string,
+  start: (rt: Awaited<ReturnType<typeof openRuntime>>, config: ReturnType<typeof loadConfig>) => Promise<{ banner: string; stop: () => Promise<void> }>,
+): Promise<void> {
   const config = loadConfig(process.env);
-  if (!config.databaseUrl) {
-    // The embedded PostgreSQL belongs to the `fedgate serve` that owns the data directory.
-    throw new Error('`fedgate ai-proxy` needs DATABASE_URL (the PostgreSQL a `fedgate serve` uses); with the embedded database, the AI proxy runs inside `fedgate serve`');
-  }
-  const log = createLogger(config.logLevel);
-  const rt = await openRuntime(config, log);
+  if (!config.databaseUrl) throw new Error(`\`fedgate ${what}\` needs DATABASE_URL (the PostgreSQL a \`fedgate serve\` uses); with the embedded database, ${inside} inside \`fedgate serve\``);
+  const rt = await openRuntime(config, createLogger(config.logLevel));
   try {
-    const ai = openAiState({ pool: rt.pool, vault: rt.vault, redisUrl: config.redisUrl });
-    const proxy = await startAiProxyForRuntime(rt, ai);
-    process.stderr.write(`Fedgate AI proxy: http://${config.host}:${proxy.port}\n`);
+    const part = await start(rt, config);
+    process.stderr.write(`${part.banner}\n`);
     let stopping = false;
     const shutdown = async () => {
       if (stopping) return;
       stopping = true;
-      await proxy.close(30_000);
-      await ai.store.close();
-      await ai.kv.close();
+      await part.stop();
       await rt.close();
       process.exit(0);
     };
@@ -85,11 +94,40 @@ async function aiProxyOnly(): Promise<void> {
   }
 }
 
+/**
+ * The background workers alone (PRODUCT.md §3: separate processes that scale out). Several
+ * may run: replication jobs are shared out by pg-boss; the periodic rounds are idempotent.
+ */
+function workersOnly(): Promise<void> {
+  return runAlone('worker', 'the workers run', async (rt, config) => {
+    const workers = await startWorkers({ store: rt.store, data: rt.data, boss: rt.boss, log: rt.log }, workerOptionsFromConfig(config));
+    return { banner: `Fedgate worker: replication, healing, scrubbing, GC and health checks on ${rt.data.backends.all().length} backends`, stop: () => workers.stop() };
+  });
+}
+
+/** The AI listener alone (manage it through the admin API of a `serve` on the same database). */
+function aiProxyOnly(): Promise<void> {
+  return runAlone('ai-proxy', 'the AI proxy runs', async (rt, config) => {
+    const ai = openAiState({ pool: rt.pool, vault: rt.vault, redisUrl: config.redisUrl });
+    const proxy = await startAiProxyForRuntime(rt, ai, undefined, aiApprovalEnv());
+    return {
+      banner: `Fedgate AI proxy: http://${config.host}:${proxy.port}`,
+      stop: async () => {
+        await proxy.close(30_000);
+        await ai.store.close();
+        await ai.kv.close();
+      },
+    };
+  });
+}
+
 async function main(argv: string[]): Promise<void> {
   const cmd = argv[0] ?? 'help';
   switch (cmd) {
     case 'serve':
       return serve();
+    case 'worker':
+      return workersOnly();
     case 'ai-proxy':
       return aiProxyOnly();
     case 'help':

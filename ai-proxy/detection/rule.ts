@@ -62,7 +62,30 @@ export function rule(id: string, category: Category, type: string, priority = 10
  * every position (the same "keywords" prefilter gitleaks applies before its regexes).
  */
 export function hasAnyAnchor(text: string, anchors: readonly string[]): boolean {
-  for (const a of anchors) if (text.includes(a)) return true;
+  for (const a of anchors) if (includesAnchor(text, a)) return true;
+  return false;
+}
+
+// V8 finds a short literal by looking for its first character: an anchor that starts
+// with a frequent letter ("sk-", "eyJ") stops at every "s" / "e" of the text and costs
+// ~10× more than one that starts with a rare character. Such anchors are searched by
+// their tail (from the first less frequent character) and the head checked in place.
+const FREQUENT = 'etaoinshr';
+const split = new Map<string, { head: string; tail: string }>();
+
+function includesAnchor(text: string, anchor: string): boolean {
+  let parts = split.get(anchor);
+  if (!parts) {
+    let k = 0;
+    while (k < anchor.length - 1 && FREQUENT.includes(anchor[k])) k++;
+    parts = { head: anchor.slice(0, k), tail: anchor.slice(k) };
+    split.set(anchor, parts);
+  }
+  const { head, tail } = parts;
+  if (head === '') return text.includes(anchor);
+  for (let at = text.indexOf(tail, head.length); at !== -1; at = text.indexOf(tail, at + 1)) {
+    if (text.startsWith(head, at - head.length)) return true;
+  }
   return false;
 }
 

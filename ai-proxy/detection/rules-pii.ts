@@ -142,6 +142,7 @@ function ipv6Scanner(): Scanner {
           text[start - 1] !== '.' &&
           wordStart(text, end + 1) && // i.e. text[end] is not a word character
           text[end] !== ':' &&
+          v.indexOf(':') !== v.lastIndexOf(':') && // every IPv6 form has two colons or more
           v.split(':').filter((g) => g.length > 0).length >= 2 &&
           isIPv6(v)
         ) {

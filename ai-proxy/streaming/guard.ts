@@ -26,12 +26,17 @@ export interface GuardOptions {
   maxFindingLength: number;
   /** Shadow mode: findings are reported, nothing is rewritten or blocked. */
   shadow?: boolean;
+  /**
+   * What a MASK finding becomes (a placeholder, or the value itself when the client
+   * sent it). Without it MASK findings pass unchanged.
+   */
+  mask?(f: Finding): string | Promise<string>;
 }
 
 export interface TextGuard {
-  push(delta: string): GuardOutput;
+  push(delta: string): Promise<GuardOutput>;
   /** End of the block: release everything still held. */
-  flush(): GuardOutput;
+  flush(): Promise<GuardOutput>;
 }
 
 const WORD = /[A-Za-z0-9_]/;
@@ -46,7 +51,11 @@ export function createTextGuard(opts: GuardOptions): TextGuard {
   const hold = Math.max(1, opts.window);
   const maxRun = Math.max(hold, opts.maxFindingLength);
 
-  function release(final: boolean): GuardOutput {
+  async function release(final: boolean): Promise<GuardOutput> {
+    // Nothing released yet and no more than the window held: the cut below is 0 and,
+    // with no released context, no finding can start before it, so the scan could not
+    // change the outcome. Skipping it spares the first events of every stream a scan.
+    if (!final && context === '' && pending.length <= hold) return { text: opts.restore(''), findings: [] };
     const full = context + pending;
     const off = context.length;
     const findings = full.length > 0 ? opts.scan(full).filter((f) => f.end > off) : [];
@@ -75,14 +84,16 @@ export function createTextGuard(opts: GuardOptions): TextGuard {
     for (const f of released) {
       const s = Math.max(0, f.start - off);
       const e = Math.min(cut, f.end - off);
-      if (opts.shadow || (f.action !== 'BLOCK' && f.action !== 'REDACT')) continue;
+      if (opts.shadow) continue;
       if (f.action === 'BLOCK') {
         text += out.slice(pos, s);
         pos = s;
         block = f;
         break;
       }
-      text += out.slice(pos, s) + redactionMark(f);
+      if (f.action === 'REDACT') text += out.slice(pos, s) + redactionMark(f);
+      else if (f.action === 'MASK' && opts.mask) text += out.slice(pos, s) + (await opts.mask(f));
+      else continue;
       pos = e;
     }
     if (!block) text += out.slice(pos);
@@ -91,6 +102,7 @@ export function createTextGuard(opts: GuardOptions): TextGuard {
     return { text: opts.restore(text), block, findings: released };
   }
 
+  // Callers await each push before the next (the SSE pipe handles events in order).
   return {
     push(delta) {
       pending += delta;

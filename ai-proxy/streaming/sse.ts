@@ -13,13 +13,14 @@ export function createSseParser(onEvent: (e: SseEvent) => void): { push(chunk: B
   const decoder = new TextDecoder('utf-8');
   let buf = '';
   const drain = (final: boolean) => {
-    buf = buf.replace(/\r\n/g, '\n');
+    if (buf.includes('\r')) buf = buf.replace(/\r\n/g, '\n');
+    let start = 0;
     let i: number;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const raw = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      emit(raw);
+    while ((i = buf.indexOf('\n\n', start)) >= 0) {
+      emit(buf.slice(start, i));
+      start = i + 2;
     }
+    if (start > 0) buf = buf.slice(start);
     if (final && buf.trim() !== '') {
       emit(buf);
       buf = '';
@@ -61,6 +62,7 @@ export function formatSse(e: { event?: string; data: string; other?: string[] })
   let s = '';
   for (const o of e.other ?? []) s += `${o}\n`;
   if (e.event !== undefined) s += `event: ${e.event}\n`;
-  for (const line of e.data.split('\n')) s += `data: ${line}\n`;
+  if (!e.data.includes('\n')) s += `data: ${e.data}\n`;
+  else for (const line of e.data.split('\n')) s += `data: ${line}\n`;
   return `${s}\n`;
 }

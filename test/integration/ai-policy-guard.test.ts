@@ -52,34 +52,34 @@ describe('streaming guard', () => {
   const rev = new Map([['EC2_001', 'i-0123456789abcdef0']]);
   const guard = () =>
     createTextGuard({ scan: (t) => det.scan(t, 'response'), restore: (t) => t.replace(/\bEC2_\d{3}\b/g, (m) => rev.get(m) ?? m), window: 64, maxFindingLength: det.maxFindingLength });
-  const feed = (pieces: string[]) => {
+  const feed = async (pieces: string[]) => {
     const g = guard();
     let out = '';
-    for (const p of pieces) out += g.push(p).text;
-    return out + g.flush().text;
+    for (const p of pieces) out += (await g.push(p)).text;
+    return out + (await g.flush()).text;
   };
 
-  it('a secret fed one character at a time is redacted whole', () => {
+  it('a secret fed one character at a time is redacted whole', async () => {
     const text = 'key: AKIA4QWERTYUIOPASDFG end';
-    assert.equal(feed([...text]), 'key: [REDACTED:secret.aws-access-key] end');
+    assert.equal(await feed([...text]), 'key: [REDACTED:secret.aws-access-key] end');
   });
 
-  it('a placeholder fed one character at a time is restored', () => {
-    assert.equal(feed([...'on EC2_001, fine']), 'on i-0123456789abcdef0, fine');
+  it('a placeholder fed one character at a time is restored', async () => {
+    assert.equal(await feed([...'on EC2_001, fine']), 'on i-0123456789abcdef0, fine');
   });
 
-  it('plain text is released as it comes, minus the hold-back window', () => {
+  it('plain text is released as it comes, minus the hold-back window', async () => {
     const g = guard();
-    const out = g.push('word '.repeat(40)).text;
+    const out = (await g.push('word '.repeat(40))).text;
     assert.ok(out.length >= 200 - 64 - 5 && out.length < 200, `released ${out.length}`);
   });
 
-  it('a PEM private key is held from its BEGIN line and redacted whole', () => {
+  it('a PEM private key is held from its BEGIN line and redacted whole', async () => {
     const pem = `-----BEGIN RSA PRIVATE KEY-----\n${'MIIEowIBAAKCAQEA1234567890abcdefABCDEF+/'.repeat(8)}\n-----END RSA PRIVATE KEY-----`;
     const g = guard();
     let out = '';
-    for (let i = 0; i < pem.length; i += 7) out += g.push(pem.slice(i, i + 7)).text;
-    out += g.push(' done').text + g.flush().text;
+    for (let i = 0; i < pem.length; i += 7) out += (await g.push(pem.slice(i, i + 7))).text;
+    out += (await g.push(' done')).text + (await g.flush()).text;
     assert.ok(!out.includes('MIIE'), out);
     assert.match(out, /^\[REDACTED:secret\.[a-z-]+\] done$/);
   });

@@ -251,8 +251,6 @@ describe('AI proxy: OpenAI stream stopped by a BLOCK rule', () => {
 
 describe('AI proxy: policy chain', () => {
   it('requests over the per-minute limit get 429', async () => {
-    // Fixed one-minute windows: keep the three requests inside one.
-    if (Date.now() % 60_000 > 55_000) await new Promise((r) => setTimeout(r, 60_000 - (Date.now() % 60_000) + 50));
     const t = await token({ rpm: 2 });
     const c = openai(t.token);
     const ask = () => c.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
@@ -266,26 +264,31 @@ describe('AI proxy: policy chain', () => {
     });
   });
 
-  it('the spend cap refuses requests once streamed usage has reached it', async () => {
-    // gpt-4o: 2.5 USD / M input, 10 USD / M output; 10 in + 5 out = 0.000075 USD.
-    const t = await token({ spendCapUsd: 0.00005 });
+  it('the spend cap settles to streamed usage; a request whose worst case no longer fits is refused', async () => {
+    // gpt-4o: 2.5 USD / M input, 10 USD / M output. Reserved: ~23 input tokens (bytes / 4)
+    // + max_tokens 5 ≈ 0.000108 USD; charged: 10 in + 5 out = 0.000075 USD.
+    const t = await token({ spendCapUsd: 0.00012 });
     const c = openai(t.token);
-    const stream = await c.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const stream = await c.chat.completions.create({ model: 'gpt-4o', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }], stream: true });
     for await (const chunk of stream) void chunk;
     assert.equal(mock.received.at(-1)!.json.stream_options.include_usage, true);
     const [entry] = await auditOf(t.id, 1);
     assert.equal(entry.details.costUsd, 0.000075);
     assert.equal(entry.details.tokensIn, 10);
     assert.equal(entry.details.tokensOut, 5);
-    await assert.rejects(c.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }), (e: any) => {
+    await assert.rejects(c.chat.completions.create({ model: 'gpt-4o', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }), (e: any) => {
       assert.equal(e.status, 403);
+      assert.equal(e.code, 'spend_cap');
       assert.match(e.message, /ai\.spend-cap/);
+      // The reservation was settled to the streamed usage, not kept at the estimate.
+      assert.match(e.message, /\(0\.000075 USD spent or reserved\)/);
       return true;
     });
   });
 
   it('the spend cap holds under concurrent requests: only one of five in flight is let through', async () => {
-    const t = await token({ spendCapUsd: 0.00005 });
+    // Each reserves ≈ 0.00055 USD (max_tokens 50 at 10 USD / M + input): one fits in 0.0006.
+    const t = await token({ spendCapUsd: 0.0006 });
     const c = openai(t.token);
     mock.respond(() => ({ json: chatJson('slow answer'), delayMs: 150 }));
     const results = await Promise.allSettled(Array.from({ length: 5 }, () => c.chat.completions.create({ model: 'gpt-4o', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] })));
