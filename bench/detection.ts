@@ -6,28 +6,11 @@
 // wall-clock MB/s is printed next to it. Prints a markdown table on stdout.
 import { createDetector } from '../ai-proxy/detection/index.ts';
 import type { Direction } from '../ai-proxy/detection/types.ts';
+import { CODE, PROSE } from './lib/ai-prompts.ts';
 
 const GOAL_MB_S = 50;
 const MIN_SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
 
-const PROSE = [
-  'The migration moved every bucket to the new placement policy without downtime, and the team wrote up what they learned.',
-  'Could you explain why the retry loop backs off exponentially instead of linearly when the upstream returns 503?',
-  'Please summarise the following design document in three bullet points for the weekly status update.',
-  'We measured latency at the 99th percentile over 24 hours; the median stayed under 12 ms throughout the test.',
-  'In 2024 the service handled 3.2 billion requests, with peaks of 41,000 requests per second during the sale.',
-  'Rewrite this function so that it streams the response instead of buffering the whole body in memory.',
-  'The meeting is on Tuesday at 10:30; bring the draft of the architecture review and the cost estimate.',
-  'Our multi-region setup uses read-after-write consistency for new objects and eventual consistency for listings.',
-];
-const CODE = [
-  'export async function handler(event: APIGatewayProxyEvent): Promise<Result> {\n  const body = JSON.parse(event.body ?? "{}");\n  return { statusCode: 200, body: JSON.stringify({ ok: true, id: body.id }) };\n}\n',
-  'def fetch_all(session, url, page_size=100):\n    items = []\n    while url:\n        resp = session.get(url, params={"limit": page_size})\n        items.extend(resp.json()["items"])\n        url = resp.links.get("next", {}).get("url")\n    return items\n',
-  'for (let i = 0; i < rows.length; i++) {\n  const [key, value] = rows[i].split("=");\n  if (key && value) config.set(key.trim(), value.trim());\n}\n',
-  '{"name": "fedgate", "version": "0.1.0", "dependencies": {"pg": "^8.23.1", "pino": "^10.4.0"}, "retries": 3}\n',
-  'SELECT id, bucket, key, size FROM objects WHERE bucket = $1 AND key > $2 ORDER BY key LIMIT 1000;\n',
-  'std::vector<int> v{1, 2, 3}; auto it = std::find(v.begin(), v.end(), 2); // 2024-01-15T10:30:00Z\n',
-];
 const SPRINKLE = [
   'Send the report to maria.garcia@example.org when done.',
   'The instance i-0abc1234def567890 in vpc-1a2b3c4d talks to 10.0.12.7.',

@@ -8,12 +8,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { startS3rver } from '../test/helpers/s3-servers.ts';
-import { largeCases, rssPhase, smallCases, type Log } from './lib/cases.ts';
+import { freePort, startS3rver, type S3ServerHandle } from '../test/helpers/s3-servers.ts';
+import { spawnChild } from './lib/child.ts';
+import { largeCases, rssPhase, smallCases } from './lib/cases.ts';
+import { abortOnSignalOrTimeout, Cleanup, log, runBenchmark, runStart, writeResults } from './lib/run.ts';
 import { fsSide } from './lib/fs-side.ts';
 import { startGatewayChild, type GatewayChild } from './lib/gateway-child.ts';
 import { createBenchDatabase } from './lib/pg-database.ts';
-import { markdownTable, rssRow, throughputRow, writeJson, type Row } from './lib/report.ts';
+import { markdownTable, rssRow, throughputRow, type Row } from './lib/report.ts';
 import { createBucket, directSide, fedgateSide, makeClient, type Side } from './lib/s3-targets.ts';
 import { GiB, KiB, MiB } from './lib/workload.ts';
 
@@ -54,52 +56,15 @@ function settingsFrom(env: NodeJS.ProcessEnv): Settings {
   };
 }
 
-const log: Log = (msg) => process.stderr.write(`${msg}\n`);
-
-/**
- * Run `fn` with a referenced timer alive. The s3rver helper unrefs its children, so
- * awaiting their 'exit' holds no handle; with nothing else pending Node would end
- * the process (status 0) in the middle of cleanup.
- */
-async function keepAlive<T>(fn: () => Promise<T>): Promise<T> {
-  const t = setInterval(() => {}, 1000);
-  try {
-    return await fn();
-  } finally {
-    clearInterval(t);
-  }
-}
-
-/** Undo steps, run last-in first-out; each at most once, whether by phase end or by failure. */
-class Cleanup {
-  private readonly steps: { what: string; fn: () => Promise<unknown> }[] = [];
-  add(what: string, fn: () => Promise<unknown>): () => Promise<void> {
-    const step = { what, fn: () => keepAlive(fn) };
-    this.steps.push(step);
-    return async () => {
-      const i = this.steps.indexOf(step);
-      if (i < 0) return;
-      this.steps.splice(i, 1);
-      await step.fn();
-    };
-  }
-  async runAll(): Promise<void> {
-    while (this.steps.length > 0) {
-      const step = this.steps.pop()!;
-      await step.fn().catch((e: Error) => log(`cleanup: ${step.what} failed: ${e.message}`));
-    }
-  }
-}
-
 function size(bytes: number): string {
   return bytes >= GiB ? `${bytes / GiB} GiB` : bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / KiB} KiB`;
 }
 
-async function gatewayWithDatabase(s: Settings, cleanup: Cleanup, defaultBackends: 'none' | 'local'): Promise<{ gw: GatewayChild; stop: () => Promise<void>; database: string }> {
+async function gatewayWithDatabase(s: Settings, cleanup: Cleanup, defaultBackends: 'none' | 'local', env?: Record<string, string>): Promise<{ gw: GatewayChild; stop: () => Promise<void>; database: string }> {
   const db = await createBenchDatabase(s.pgServerUrl);
   const dropDb = db ? cleanup.add(`drop database ${db.name}`, () => db.drop()) : async () => {};
   if (!db) log(`  PostgreSQL at ${new URL(s.pgServerUrl).host} unreachable: the gateway starts its embedded PostgreSQL`);
-  const gw = await startGatewayChild({ repoRoot: REPO_ROOT, databaseUrl: db?.url, defaultBackends, cpuProfDir: s.cpuProfDir });
+  const gw = await startGatewayChild({ repoRoot: REPO_ROOT, databaseUrl: db?.url, defaultBackends, cpuProfDir: s.cpuProfDir, env });
   const stopGw = cleanup.add(`stop gateway ${gw.pid}`, () => gw.stop());
   log(`  fedgate serve (pid ${gw.pid}, FEDGATE_DEFAULT_BACKENDS=${defaultBackends}) ready at ${gw.endpoint}`);
   return {
@@ -139,17 +104,21 @@ async function replicaStateCounts(gw: GatewayChild, bucket: string, key: string)
   return counts;
 }
 
+async function addS3rvers(gw: GatewayChild, servers: S3ServerHandle[]): Promise<void> {
+  for (const [i, srv] of servers.entries()) {
+    const body = { name: `s3rver-${PLACES[i].region}`, type: 's3', endpoint: srv.endpoint, accessKeyId: srv.accessKeyId, secretAccessKey: srv.secretAccessKey, provider: 's3rver', ...PLACES[i] };
+    const res = await gw.admin('POST', '/admin/add-storage', body);
+    if (res.status !== 201) throw new Error(`POST /admin/add-storage ${body.name}: HTTP ${res.status} ${JSON.stringify(res.json)}`);
+  }
+}
+
 async function s3Phase(s: Settings, cleanup: Cleanup, data: Buffer, payloads: Buffer[], out: Sink): Promise<void> {
   log('S3 phase: three s3rver backends, direct SDK vs Fedgate');
   const servers = await Promise.all([0, 1, 2].map(() => startS3rver()));
   const stopServers = cleanup.add('stop s3rver backends', () => Promise.all(servers.map((srv) => srv.stop())));
   const { gw, stop, database } = await gatewayWithDatabase(s, cleanup, 'none');
   out.detail('s3.database', database);
-  for (const [i, srv] of servers.entries()) {
-    const body = { name: `s3rver-${PLACES[i].region}`, type: 's3', endpoint: srv.endpoint, accessKeyId: srv.accessKeyId, secretAccessKey: srv.secretAccessKey, provider: 's3rver', ...PLACES[i] };
-    const res = await gw.admin('POST', '/admin/add-storage', body);
-    if (res.status !== 201) throw new Error(`POST /admin/add-storage ${body.name}: HTTP ${res.status} ${JSON.stringify(res.json)}`);
-  }
+  await addS3rvers(gw, servers);
   const direct = servers.map((srv) => clientFor(cleanup, srv));
   const fg = clientFor(cleanup, gw);
   for (const c of direct) await createBucket(c, 'bench-direct');
@@ -179,8 +148,10 @@ async function s3Phase(s: Settings, cleanup: Cleanup, data: Buffer, payloads: Bu
   }
   // clear_refs was last written before the RSS phase, so this HWM spans everything since.
   out.row(rssRow('gateway peak RSS, whole S3 phase (info)', gw.memory().hwm, null));
-  out.detail('s3.memory', memory);
   await stop();
+  await bareProxyCeiling(s, cleanup, servers, directS, data, out);
+  await unverifiedReads(s, cleanup, servers, directS, data, out);
+  out.detail('s3.memory', memory);
   await stopServers();
 }
 
@@ -207,6 +178,46 @@ async function s3Throughput(s: Settings, gw: GatewayChild, directS: Side, fedgat
   out.row(throughputRow(`GET ${S}, s3rver ×3`, small.get, 0.5));
   out.row(throughputRow(`PUT ${S}, s3rver ×3`, small.put, 0.5));
   snap('after small');
+}
+
+/**
+ * What checking reads costs: the large GET through a second gateway that skips the CRC-32C
+ * check of whole-chunk reads (FEDGATE_VERIFY_READS=0), against the same backends. Only the
+ * GET row is printed; the PUT is the same path as in the main rows.
+ */
+async function unverifiedReads(s: Settings, cleanup: Cleanup, servers: S3ServerHandle[], directS: Side, data: Buffer, out: Sink): Promise<void> {
+  const { gw, stop } = await gatewayWithDatabase(s, cleanup, 'none', { FEDGATE_VERIFY_READS: '0' });
+  await addS3rvers(gw, servers);
+  const fg = clientFor(cleanup, gw);
+  await createBucket(fg, 'bench');
+  log('  reads not verified: the large cases through a gateway with FEDGATE_VERIFY_READS=0');
+  const large = await largeCases(directS, fedgateSide(fg, 'bench'), data, s.reps, 'noverify-', log);
+  out.detail('s3.large.unverifiedReads', large);
+  out.row(throughputRow(`GET ${size(data.length)}, reads not verified (info)`, large.get, null));
+  await stop();
+}
+
+/**
+ * The ceiling for the large rows: the same large GET and PUT through a bare Node proxy
+ * (bench/lib/bare-proxy.ts) that only pipes bytes — what one more process between client
+ * and backends costs on this machine, before any of Fedgate's work.
+ */
+async function bareProxyCeiling(s: Settings, cleanup: Cleanup, servers: { endpoint: string; accessKeyId: string; secretAccessKey: string }[], directS: Side, data: Buffer, out: Sink): Promise<void> {
+  const port = await freePort();
+  const proxy = await spawnChild('bare proxy', [path.join(REPO_ROOT, 'bench', 'lib', 'bare-proxy.ts'), String(port), ...servers.map((x) => x.endpoint)], process.env, /(ready)/, {
+    repoRoot: REPO_ROOT,
+    timeoutMs: 30_000,
+  });
+  const stopProxy = cleanup.add(`stop bare proxy ${proxy.pid}`, () => proxy.stop());
+  const client = clientFor(cleanup, { endpoint: `http://127.0.0.1:${port}`, accessKeyId: servers[0].accessKeyId, secretAccessKey: servers[0].secretAccessKey });
+  const bare: Side = { ...directSide([client], 'bench-direct'), name: 'bare proxy' };
+  log(`  ceiling: the large cases through a bare pipe-only proxy (pid ${proxy.pid})`);
+  const large = await largeCases(directS, bare, data, s.reps, 'bare-', log);
+  out.detail('s3.large.bareProxy', large);
+  const L = size(data.length);
+  out.row(throughputRow(`GET ${L} via bare pipe proxy (ceiling, info)`, large.get, null));
+  out.row(throughputRow(`PUT ${L} via bare pipe proxy (ceiling, info)`, large.put, null));
+  await stopProxy();
 }
 
 async function localPhase(s: Settings, cleanup: Cleanup, data: Buffer, payloads: Buffer[], out: Sink): Promise<void> {
@@ -236,23 +247,8 @@ async function localPhase(s: Settings, cleanup: Cleanup, data: Buffer, payloads:
 async function main(): Promise<number> {
   const s = settingsFrom(process.env);
   const cleanup = new Cleanup();
-  const started = new Date();
-  // Other work on the machine moves every number; the load average says how much there was.
-  const loadStart = os.loadavg();
-  let aborting = false;
-  const onSignal = (sig: string) => {
-    aborting = true;
-    log(`${sig}: cleaning up`);
-    void cleanup.runAll().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const deadline = setTimeout(() => {
-    aborting = true;
-    log(`benchmark exceeded BENCH_TIMEOUT_S=${s.timeoutS}: cleaning up`);
-    void cleanup.runAll().finally(() => process.exit(2));
-  }, s.timeoutS * 1000);
-  deadline.unref();
+  const start = runStart();
+  const abort = abortOnSignalOrTimeout(cleanup, s.timeoutS);
 
   const rows: Row[] = [];
   const details: Record<string, unknown> = {};
@@ -266,7 +262,7 @@ async function main(): Promise<number> {
       ['S3 phase', s3Phase],
       ['local phase', localPhase],
     ] as const) {
-      if (aborting) break;
+      if (abort.aborting()) break;
       try {
         await phase(s, cleanup, data, payloads, sink);
       } catch (e) {
@@ -277,47 +273,19 @@ async function main(): Promise<number> {
     }
   } finally {
     await cleanup.runAll();
-    clearTimeout(deadline);
+    abort.done();
   }
-  const finished = new Date();
   process.stdout.write(markdownTable(rows) + '\n');
   const phaseFailures = errors.length;
   for (const r of rows) if (r.error) errors.push(`${r.case}: ${r.error}`);
   if (phaseFailures > 0) process.stdout.write(`\n${phaseFailures} phase(s) failed; see stderr and ${path.relative(process.cwd(), s.resultsFile)}\n`);
-  await writeJson(s.resultsFile, {
-    startedAt: started.toISOString(),
-    durationS: (finished.getTime() - started.getTime()) / 1000,
-    node: process.version,
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model,
-    loadavg: { start: loadStart, end: os.loadavg() },
+  await writeResults(s.resultsFile, start, {
     settings: { ...s, pgServerUrl: undefined },
     rows,
     details,
     errors,
   });
-  log(`load average (1/5/15 min) at start ${loadStart.map((x) => x.toFixed(1)).join('/')}, at end ${os.loadavg().map((x) => x.toFixed(1)).join('/')} on ${os.cpus().length} CPUs`);
-  log(`results: ${s.resultsFile} (${((finished.getTime() - started.getTime()) / 1000).toFixed(0)} s)`);
   return errors.length > 0 ? 1 : 0;
 }
 
-// Node exits with status 0 when the event loop runs dry while a promise is still
-// pending; that would be a silent, table-less "success". Say so and fail instead.
-let finished = false;
-process.on('beforeExit', () => {
-  if (finished) return;
-  log(`bench: the event loop ran dry before the run finished (a pending operation holds no handle); active resources: ${process.getActiveResourcesInfo().join(', ')}`);
-  process.exitCode = 3;
-  finished = true;
-});
-
-main().then(
-  (code) => {
-    finished = true;
-    process.exit(code);
-  },
-  (e: Error) => {
-    log(`bench: ${e.stack ?? e.message}`);
-    process.exit(1);
-  },
-);
+runBenchmark(main);
