@@ -1,8 +1,9 @@
-# Fedgate gateway image. TypeScript runs directly on Node 24 (type stripping): no build step.
+# Fedgate image (`fedgate serve`, `fedgate worker`, `fedgate ai-proxy`). TypeScript runs directly on Node 24 (type stripping): no build step.
 FROM node:24-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY ai-proxy ./ai-proxy
 COPY bin ./bin
 COPY gateway ./gateway
 COPY metadata ./metadata
@@ -11,7 +12,8 @@ COPY shared ./shared
 COPY workers ./workers
 ENV FEDGATE_HOST=0.0.0.0 FEDGATE_DATA_DIR=/data
 VOLUME ["/data"]
-EXPOSE 9000 9001
+# S3, admin API, AI proxy; 9002: /health, /ready, /metrics of `fedgate worker`.
+EXPOSE 9000 9001 8080 9002
 USER node
 # A small young generation, collected every 8 MiB streamed (--expose-gc, shared/observability/gc-pacer.ts),
 # keeps the peak RSS of a streaming gateway low (bench/README.md).

@@ -6,6 +6,7 @@ import { createLogger } from '../shared/observability/logger.ts';
 import { openRuntime } from '../shared/runtime/index.ts';
 import { bootstrap } from '../shared/runtime/bootstrap.ts';
 import { startGateway } from '../gateway/main.ts';
+import { startWorkerListener } from '../workers/listener.ts';
 import { startWorkers, workerOptionsFromConfig, workersAdminRoute } from '../workers/main.ts';
 import { openAiState, startAiProxyForRuntime } from '../ai-proxy/main.ts';
 import { createAiAdminRoutes } from '../ai-proxy/admin.ts';
@@ -16,7 +17,8 @@ commands:
   serve     start the S3 endpoint, the admin API, the AI proxy and the background workers
             (FEDGATE_WORKERS=off: without the workers, when \`fedgate worker\` processes run them)
   worker    start only the background workers (replication, healing, scrubbing, GC, health),
-            on the PostgreSQL of a \`fedgate serve\` (DATABASE_URL) and its master key
+            on the PostgreSQL of a \`fedgate serve\` (DATABASE_URL) and its master key;
+            /health, /ready and /metrics on FEDGATE_WORKER_PORT (9002)
   ai-proxy  start only the AI proxy listener (FEDGATE_AI_PORT), on the same database and vault
   help      this text
 
@@ -101,7 +103,17 @@ async function runAlone(
 function workersOnly(): Promise<void> {
   return runAlone('worker', 'the workers run', async (rt, config) => {
     const workers = await startWorkers({ store: rt.store, data: rt.data, boss: rt.boss, log: rt.log }, workerOptionsFromConfig(config));
-    return { banner: `Fedgate worker: replication, healing, scrubbing, GC and health checks on ${rt.data.backends.all().length} backends`, stop: () => workers.stop() };
+    const listener = await startWorkerListener({ pool: rt.pool, data: rt.data }, config.workerPort, config.host).catch(async (e: Error) => {
+      await workers.stop();
+      throw new Error(`cannot listen on ${config.host}:${config.workerPort} (FEDGATE_WORKER_PORT): ${e.message}`);
+    });
+    return {
+      banner: `Fedgate worker: replication, healing, scrubbing, GC and health checks on ${rt.data.backends.all().length} backends; /health, /ready, /metrics on http://${config.host}:${listener.port}`,
+      stop: async () => {
+        await listener.close();
+        await workers.stop();
+      },
+    };
   });
 }
 

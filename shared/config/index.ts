@@ -8,6 +8,8 @@ export interface FedgateConfig {
   s3Port: number;
   adminPort: number;
   aiPort: number;
+  /** `fedgate worker`'s /health, /ready and /metrics listener. */
+  workerPort: number;
   host: string;
   rootAccessKey?: string;
   rootSecretKey?: string;
@@ -60,6 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FedgateConfig 
     s3Port: intEnv(env, 'FEDGATE_S3_PORT', 9000),
     adminPort: intEnv(env, 'FEDGATE_ADMIN_PORT', 9001),
     aiPort: intEnv(env, 'FEDGATE_AI_PORT', 8080),
+    workerPort: intEnv(env, 'FEDGATE_WORKER_PORT', 9002),
     host: env.FEDGATE_HOST || '127.0.0.1',
     rootAccessKey: env.FEDGATE_ROOT_ACCESS_KEY || undefined,
     rootSecretKey: env.FEDGATE_ROOT_SECRET_KEY || undefined,

@@ -58,10 +58,23 @@ test('a copy that missed the quorum is made by a separate `fedgate worker` proce
     DATABASE_URL: fg.rt.config.databaseUrl,
     FEDGATE_DATA_DIR: fg.dataDir, // the gateway's master key, to open the backends' credentials
     FEDGATE_LOG_LEVEL: 'warn',
+    FEDGATE_WORKER_PORT: '0',
   });
   await eventually('the worker process started', async () => worker.stderr().includes('Fedgate worker:') || worker.child.exitCode !== null, 60_000);
   assert.match(worker.stderr(), /Fedgate worker: .* on 3 backends/);
+  const base = /\/metrics on (http:\/\/\S+)/.exec(worker.stderr())?.[1];
+  assert.ok(base, worker.stderr());
   await eventually('be-2 repaired by the worker process', async () => (await state('late-copy', 'be-2')) === 'ok', 60_000);
+  // Its supervisor sees it: /health, /ready, and in /metrics the repair it made and the backends it counts in.
+  assert.equal((await fetch(`${base}/health`)).status, 200);
+  assert.deepEqual(await (await fetch(`${base}/ready`)).json(), { status: 'ready', checks: { postgres: 'ok' } });
+  const metrics = await eventually('the repair in the worker\'s /metrics', async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    return /^fedgate_repairs_total\{outcome="completed"\} [1-9]/m.test(text) ? text : null;
+  }, 10_000);
+  for (const b of ['be-0', 'be-1', 'be-2']) assert.match(metrics, new RegExp(`^fedgate_backend_healthy\\{backend="${b}",region="[^"]+"\\} 1$`, 'm'));
+  assert.match(metrics, /^process_cpu_seconds_total /m);
+  assert.equal((await fetch(`${base}/admin/scrub`, { method: 'POST' })).status, 405);
   // The copy it made is the object's bytes, read straight from that provider.
   const r = await fg.admin('GET', '/admin/replicas?tenant=root&bucket=jobs&key=late-copy');
   const rep = r.json.parts[0].replicas.find((x: { backend: string }) => x.backend === 'be-2');
