@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry, Counter, Histogram, collectDefaultMetrics } from 'prom-client';
 import { integrityRegistry } from '../shared/observability/integrity-metrics.ts';
 import type { Runtime } from '../shared/runtime/index.ts';
+import { ACCESS_KEY_TOPIC } from '../shared/cache/invalidation.ts';
 import type { Bootstrap } from '../shared/runtime/bootstrap.ts';
 import { addTenantKey, generateKeyPair, accessKeyContext } from '../shared/runtime/bootstrap.ts';
 import type { GatewayContext } from './context.ts';
@@ -22,15 +23,28 @@ export interface Gateway {
 }
 
 /** Cached key → secret lookups: a SigV4 check must not cost a vault open + DB round trip per request. */
+/**
+ * Access keys, vault-opened, cached for `ttlMs`. A key disabled or deleted through any
+ * instance's admin API is dropped from this cache at once (rt.invalidation); the TTL only
+ * matters for instances that Redis could not reach.
+ */
 function keyResolver(rt: Runtime, ttlMs = 30_000) {
   const cache = new Map<string, { at: number; v: { secret: string; tenantId: string; tenantName: string } | null }>();
+  // A lookup that an invalidation overtook must not cache what it read before the change.
+  let generation = 0;
+  rt.invalidation.subscribe(ACCESS_KEY_TOPIC, (key) => {
+    generation++;
+    if (key === null) cache.clear();
+    else cache.delete(key);
+  });
   return async (accessKeyId: string) => {
     const hit = cache.get(accessKeyId);
     if (hit && Date.now() - hit.at < ttlMs) return hit.v;
+    const before = generation;
     const row = await rt.store.getAccessKey(accessKeyId);
     const v = row && row.status === 'active' ? { secret: rt.vault.open(row.secretSealed, accessKeyContext(accessKeyId)).toString('utf8'), tenantId: row.tenantId, tenantName: row.tenantName } : null;
     if (cache.size > 10_000) cache.clear();
-    cache.set(accessKeyId, { at: Date.now(), v });
+    if (generation === before) cache.set(accessKeyId, { at: Date.now(), v });
     return v;
   };
 }
@@ -89,8 +103,11 @@ export async function startGateway(rt: Runtime, boot: Bootstrap, opts: { s3Port?
       async addTenantKey(tenantId, pair) {
         const p = pair ?? generateKeyPair();
         await addTenantKey(rt, tenantId, p);
+        // An instance may have cached "no such key" for this id before it existed.
+        await rt.invalidation.publish(ACCESS_KEY_TOPIC, p.accessKeyId);
         return p;
       },
+      keyChanged: (accessKeyId) => rt.invalidation.publish(ACCESS_KEY_TOPIC, accessKeyId),
       async metrics() {
         return { contentType: registry.contentType, body: await Registry.merge([registry, integrityRegistry]).metrics() };
       },

@@ -35,6 +35,8 @@ export function createPgMetadataStore(pool: pg.Pool): MetadataStore {
     },
     getAccessKey: (accessKeyId) => tenants.getAccessKey(pool, accessKeyId),
     listAccessKeys: async (tenantId) => (isId(tenantId) ? tenants.listAccessKeys(pool, tenantId) : []),
+    setAccessKeyStatus: async (tenantId, accessKeyId, status) => (isId(tenantId) ? tenants.setAccessKeyStatus(pool, tenantId, accessKeyId, status) : null),
+    deleteAccessKey: async (tenantId, accessKeyId) => (isId(tenantId) ? tenants.deleteAccessKey(pool, tenantId, accessKeyId) : false),
 
     createBackend: (input) => backends.createBackend(pool, input),
     listBackends: () => backends.listBackends(pool),

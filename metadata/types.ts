@@ -347,6 +347,10 @@ export interface MetadataStore {
   addAccessKey(tenantId: string, accessKeyId: string, secretSealed: string): Promise<AccessKeyRow>;
   getAccessKey(accessKeyId: string): Promise<AccessKeyRow | null>;
   listAccessKeys(tenantId: string): Promise<AccessKeyRow[]>;
+  /** Null when the tenant has no such key. */
+  setAccessKeyStatus(tenantId: string, accessKeyId: string, status: AccessKeyRow['status']): Promise<AccessKeyRow | null>;
+  /** False when the tenant has no such key. */
+  deleteAccessKey(tenantId: string, accessKeyId: string): Promise<boolean>;
 
   // backends
   createBackend(input: BackendInput): Promise<BackendRow>;

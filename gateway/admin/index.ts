@@ -22,6 +22,8 @@ export interface AdminDeps {
   checkAdminToken(token: string): boolean;
   /** Create a tenant key pair (generated when not given); returns the pair. */
   addTenantKey(tenantId: string, pair?: { accessKeyId: string; secretAccessKey: string }): Promise<{ accessKeyId: string; secretAccessKey: string }>;
+  /** An access key was disabled, enabled or deleted: every instance must drop its cached copy. */
+  keyChanged(accessKeyId: string): Promise<void>;
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Routes of other applications (e.g. the AI proxy's /admin/ai/*), tried after the bearer check; true = handled. */
   extraRoutes?: Array<(req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean>>;
@@ -110,6 +112,25 @@ async function route(deps: AdminDeps, req: http.IncomingMessage, res: http.Serve
     if (!tenant) throw new AdminError(404, 'NoSuchTenant', 'no such tenant');
     const pair = await deps.addTenantKey(tenant.id);
     return sendJson(res, 201, { name: tenant.name, ...pair });
+  }
+  mm = /^\/admin\/tenants\/([^/]+)\/keys\/([^/]+)$/.exec(p);
+  if (mm && (m === 'PATCH' || m === 'DELETE')) {
+    const tenant = await deps.store.getTenantByName(decodeURIComponent(mm[1]));
+    if (!tenant) throw new AdminError(404, 'NoSuchTenant', 'no such tenant');
+    const accessKeyId = decodeURIComponent(mm[2]);
+    const noKey = () => new AdminError(404, 'NoSuchAccessKey', `tenant ${tenant.name} has no access key ${accessKeyId}`);
+    if (m === 'DELETE') {
+      if (!(await deps.store.deleteAccessKey(tenant.id, accessKeyId))) throw noKey();
+      await deps.keyChanged(accessKeyId);
+      res.writeHead(204).end();
+      return;
+    }
+    const status = str(await readJson(req), 'status', { required: true });
+    if (status !== 'active' && status !== 'inactive') throw new AdminError(400, 'InvalidArgument', '"status" must be "active" or "inactive"');
+    const row = await deps.store.setAccessKeyStatus(tenant.id, accessKeyId, status);
+    if (!row) throw noKey();
+    await deps.keyChanged(accessKeyId);
+    return sendJson(res, 200, { name: tenant.name, accessKeyId: row.accessKeyId, status: row.status, createdAt: row.createdAt });
   }
   if (p === '/admin/audit/verify' && m === 'GET') {
     // Walk the hash chain (PRODUCT.md §5.3): pending entries are appended first so they are covered.

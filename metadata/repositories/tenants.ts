@@ -83,3 +83,24 @@ export async function listAccessKeys(q: Queryable, tenantId: string): Promise<Ac
   const r = await q.query<AccessKeyDbRow>(`${ACCESS_KEY_SELECT} WHERE k.tenant_id = $1 ORDER BY k.created_at, k.access_key_id`, [tenantId]);
   return r.rows.map(toAccessKey);
 }
+
+/** Sets a key active or inactive; null when `tenantId` has no such key. */
+export async function setAccessKeyStatus(pool: pg.Pool, tenantId: string, accessKeyId: string, status: AccessKeyRow['status']): Promise<AccessKeyRow | null> {
+  return withTransaction(pool, async (tx) => {
+    const u = await tx.query('UPDATE access_keys SET status = $3 WHERE access_key_id = $1 AND tenant_id = $2', [accessKeyId, tenantId, status]);
+    if (u.rowCount === 0) return null;
+    await appendChange(tx, 'access_key', 'update', { accessKeyId, tenantId, status });
+    const r = await tx.query<AccessKeyDbRow>(`${ACCESS_KEY_SELECT} WHERE k.access_key_id = $1`, [accessKeyId]);
+    return toAccessKey(r.rows[0]);
+  });
+}
+
+/** Deletes a key and its sealed secret; false when `tenantId` has no such key. */
+export async function deleteAccessKey(pool: pg.Pool, tenantId: string, accessKeyId: string): Promise<boolean> {
+  return withTransaction(pool, async (tx) => {
+    const d = await tx.query('DELETE FROM access_keys WHERE access_key_id = $1 AND tenant_id = $2', [accessKeyId, tenantId]);
+    if (d.rowCount === 0) return false;
+    await appendChange(tx, 'access_key', 'delete', { accessKeyId, tenantId });
+    return true;
+  });
+}

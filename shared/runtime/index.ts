@@ -18,6 +18,7 @@ import { createDriver } from '../storage/index.ts';
 import { BackendSet, createDataPlane, type DataPlane } from '../dataplane/index.ts';
 import { createBoss, ensureQueues, enqueueReplication } from '../queue/index.ts';
 import { createAuditLog, type AuditLog } from '../audit/index.ts';
+import { createInvalidationBus, type InvalidationBus } from '../cache/invalidation.ts';
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
@@ -33,6 +34,8 @@ export interface Runtime {
   data: DataPlane;
   boss: PgBoss;
   audit: AuditLog;
+  /** Drops cached metadata (access keys) on every instance when it changes (Redis pub/sub with REDIS_URL). */
+  invalidation: InvalidationBus;
   close(): Promise<void>;
 }
 
@@ -93,6 +96,7 @@ export async function openRuntime(config: FedgateConfig, log: Logger): Promise<R
   await backends.refresh();
   await backends.checkHealth(Math.min(config.backendTimeoutMs, 3000));
   const audit = createAuditLog(pool, { onError: (e) => log.warn({ err: e.message }, 'audit append failed; will retry') });
+  const invalidation = createInvalidationBus({ redisUrl: config.redisUrl, log });
 
   return {
     config,
@@ -105,7 +109,9 @@ export async function openRuntime(config: FedgateConfig, log: Logger): Promise<R
     data,
     boss,
     audit,
+    invalidation,
     async close() {
+      await invalidation.close();
       await audit.close().catch((e: Error) => log.warn({ err: e.message }, 'audit flush at shutdown'));
       await boss.stop({ graceful: true, timeout: 10_000 }).catch((e: Error) => log.warn({ err: e.message }, 'job queue stop'));
       await backends.closeAll();

@@ -2,8 +2,6 @@
 // hold across instances. Skipped when no redis-server binary is installed.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import OpenAI from 'openai';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.ts';
@@ -14,21 +12,13 @@ import { createLogger } from '../../shared/observability/logger.ts';
 import { createDetector } from '../../ai-proxy/detection/index.ts';
 import { openAiState, startAiProxy, type AiProxy } from '../../ai-proxy/main.ts';
 import type { Kv } from '../../ai-proxy/kv.ts';
+import { hasRedisServer as hasRedis, startRedisServer } from '../helpers/redis.ts';
 
-const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 // .ci/run installs redis-server: under CI a missing one is a failure, not a skip.
 if (!hasRedis && process.env.CI === 'true') throw new Error('redis-server is not installed (.ci/run installs it)');
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 describe('AI proxy on Redis, two instances', { skip: hasRedis ? false : 'redis-server is not installed' }, () => {
-  let redis: ChildProcess;
+  let redis: Awaited<ReturnType<typeof startRedisServer>>;
   let db: TestDatabase;
   let audit: AuditLog;
   let mock: MockLlm;
@@ -39,23 +29,14 @@ describe('AI proxy on Redis, two instances', { skip: hasRedis ? false : 'redis-s
   let tokenId = '';
 
   before(async () => {
-    const port = await freePort();
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i++) {
-      const ok = await new Promise<boolean>((r) => {
-        const c = net.connect(port, '127.0.0.1', () => (c.end(), r(true)));
-        c.on('error', () => r(false));
-      });
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    redis = await startRedisServer();
     db = await createTestDatabase();
     audit = createAuditLog(db.pool, { flushMs: 20 });
     const vault = createVault(randomBytes(32));
     mock = await startMockLlm();
     const log = createLogger('silent');
     for (let i = 0; i < 2; i++) {
-      const { store, kv } = openAiState({ pool: db.pool, vault, redisUrl: `redis://127.0.0.1:${port}` });
+      const { store, kv } = openAiState({ pool: db.pool, vault, redisUrl: redis.url });
       kvs.push(kv);
       stores.push(store);
       if (i === 0) {
@@ -73,7 +54,7 @@ describe('AI proxy on Redis, two instances', { skip: hasRedis ? false : 'redis-s
     await mock?.close();
     await audit?.close().catch(() => {});
     await db?.drop();
-    redis?.kill('SIGTERM');
+    await redis?.stop();
   });
 
   const client = (i: number) => new OpenAI({ apiKey: token, baseURL: `http://127.0.0.1:${proxies[i].port}/v1`, maxRetries: 0 });

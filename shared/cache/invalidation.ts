@@ -1,0 +1,79 @@
+// Cache invalidation across gateway instances (PRODUCT.md §2, "Cache"): a change made through
+// one instance is published on a Redis channel, and every instance drops its cached copy.
+// Delivery in this process is immediate and needs no Redis; without REDIS_URL, or while
+// Redis is away, other instances fall back on their caches' TTL. A subscriber that lost its
+// connection may have missed messages: when it is back, every subscriber is told to forget
+// everything (key null). Redis pub/sub rather than PostgreSQL NOTIFY: CockroachDB has no
+// LISTEN / NOTIFY (PRODUCT.md §2 asks for the portable form).
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.ts';
+
+export const INVALIDATION_CHANNEL = 'fedgate:invalidate';
+/** Topic of access keys (key: the access key id). */
+export const ACCESS_KEY_TOPIC = 'access-key';
+
+export interface InvalidationBus {
+  /** Drops `key` of `topic` here at once, and on every other instance through Redis. */
+  publish(topic: string, key: string): Promise<void>;
+  /** `fn(key)` for each invalidation of `topic`; key null: forget every entry. Returns an unsubscribe. */
+  subscribe(topic: string, fn: (key: string | null) => void): () => void;
+  close(): Promise<void>;
+}
+
+export function createInvalidationBus(opts: { redisUrl?: string; log: Logger }): InvalidationBus {
+  const local = new EventEmitter();
+  local.setMaxListeners(0);
+  const me = randomUUID();
+  let pub: Redis | null = null;
+  let sub: Redis | null = null;
+
+  if (opts.redisUrl) {
+    // No offline queue on the publisher: a change must not wait for Redis (the TTL covers it).
+    pub = new Redis(opts.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    sub = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+    pub.on('error', () => {});
+    let everReady = false;
+    let warned = false;
+    sub.on('error', (e: Error) => {
+      if (!warned) opts.log.warn({ err: e.message }, 'cache invalidation: Redis unreachable; other instances fall back on cache TTLs');
+      warned = true;
+    });
+    sub.on('ready', () => {
+      // ioredis re-subscribes on reconnect; what was published meanwhile is lost.
+      if (everReady) for (const topic of local.eventNames()) local.emit(topic, null);
+      everReady = true;
+      warned = false;
+    });
+    sub.on('message', (_channel: string, raw: string) => {
+      try {
+        const m = JSON.parse(raw) as { from: string; topic: string; key: string };
+        if (m.from !== me && typeof m.topic === 'string' && typeof m.key === 'string') local.emit(m.topic, m.key);
+      } catch {
+        // Not ours.
+      }
+    });
+    sub.subscribe(INVALIDATION_CHANNEL).catch(() => {});
+  }
+
+  return {
+    async publish(topic, key) {
+      local.emit(topic, key);
+      if (!pub) return;
+      try {
+        await pub.publish(INVALIDATION_CHANNEL, JSON.stringify({ from: me, topic, key }));
+      } catch (e) {
+        opts.log.warn({ topic, err: (e as Error).message }, 'cache invalidation not published; other instances see the change when their cached entry expires');
+      }
+    },
+    subscribe(topic, fn) {
+      local.on(topic, fn);
+      return () => local.off(topic, fn);
+    },
+    async close() {
+      local.removeAllListeners();
+      for (const r of [pub, sub]) r?.disconnect();
+    },
+  };
+}

@@ -1,0 +1,30 @@
+// A redis-server of the test's own on a free port (stop it to test what happens without Redis).
+import net from 'node:net';
+import { spawn, spawnSync } from 'node:child_process';
+
+export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+
+const reachable = (port: number) =>
+  new Promise<boolean>((r) => {
+    const c = net.connect(port, '127.0.0.1', () => (c.end(), r(true)));
+    c.on('error', () => r(false));
+  });
+
+export async function startRedisServer(): Promise<{ url: string; stop(): Promise<void> }> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let i = 0; i < 100 && !(await reachable(port)); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!(await reachable(port))) throw new Error(`redis-server did not start on port ${port}`);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
