@@ -4,7 +4,8 @@ import { spawn, spawnSync } from 'node:child_process';
 
 export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
-const reachable = (port: number) =>
+/** Something accepts TCP connections on 127.0.0.1:`port`. */
+export const reachable = (port: number) =>
   new Promise<boolean>((r) => {
     const c = net.connect(port, '127.0.0.1', () => (c.end(), r(true)));
     c.on('error', () => r(false));

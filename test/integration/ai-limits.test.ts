@@ -3,11 +3,10 @@
 // redis-server started here), and the in-process fallback of a single instance.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import OpenAI from 'openai';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.ts';
+import { hasRedisServer, reachable, startRedisServer } from '../helpers/redis.ts';
 import { startMockLlm, chatJson, chatSseEvents, type MockLlm } from '../helpers/mock-llm.ts';
 import { createVault, type Vault } from '../../shared/vault/index.ts';
 import { createAuditLog, type AuditLog } from '../../shared/audit/index.ts';
@@ -24,23 +23,11 @@ const WINDOW_MS = 3000;
 // exactly: 100 tokens × 10 USD / M = 0.001 USD.
 const COSTS: CostTable = { 'capped-model': { input: 0, output: 10 } };
 
-const reachable = (port: number) =>
-  new Promise<boolean>((r) => {
-    const c = net.connect(port, '127.0.0.1', () => (c.end(), r(true)));
-    c.on('error', () => r(false));
-  });
-
-async function redisUrl(): Promise<{ url: string; child?: ChildProcess }> {
+async function redisUrl(): Promise<{ url: string; stop?: () => Promise<void> }> {
   if (process.env.REDIS_URL) return { url: process.env.REDIS_URL };
   if (await reachable(6379)) return { url: 'redis://127.0.0.1:6379' };
-  if (spawnSync('redis-server', ['--version']).status !== 0) throw new Error('no Redis at 127.0.0.1:6379 and no redis-server binary');
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && !(await reachable(port)); i++) await new Promise((r) => setTimeout(r, 50));
-  return { url: `redis://127.0.0.1:${port}`, child };
+  if (!hasRedisServer) throw new Error('no Redis at 127.0.0.1:6379 and no redis-server binary');
+  return startRedisServer();
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -50,7 +37,7 @@ let db: TestDatabase;
 let audit: AuditLog;
 let mock: MockLlm;
 let vault: Vault;
-let redis: { url: string; child?: ChildProcess };
+let redis: { url: string; stop?: () => Promise<void> };
 const cleanups: Array<() => Promise<void>> = [];
 
 interface Fleet {
@@ -97,7 +84,7 @@ after(async () => {
   await mock?.close();
   await audit?.close().catch(() => {});
   await db?.drop();
-  redis?.child?.kill('SIGTERM');
+  await redis?.stop?.();
 });
 
 /**
