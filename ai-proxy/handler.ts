@@ -263,8 +263,15 @@ export function createAiHandler(deps: AiProxyDeps) {
         });
       const ctype = String(up.res.headers['content-type'] ?? '');
       let usage: Usage | null = null;
-      let limitsSettled = false;
       const respFindings: Finding[] = [];
+      // Usage counts against the token's tpm window and settles its spend reservation as soon
+      // as it is known: before a non-streamed answer is sent (the client's next request then
+      // meets the limits), after a stream's last event (which carries it).
+      const accountAnswer = async () => {
+        if (!usage || !model) return;
+        await account(deps, token, up.upstream, model, usage, audit.details, reserved);
+        reserved = 0;
+      };
       // The client went away before the answer was complete: stop paying for it.
       res.on('close', () => {
         if (!res.writableFinished) up.abort();
@@ -274,6 +281,7 @@ export function createAiHandler(deps: AiProxyDeps) {
         status = upStatus;
         const out = await pipeStream({ route: r.route, family, up, res, guardFor, overheadMs: preMs });
         usage = out.usage;
+        await accountAnswer();
         respFindings.push(...out.findings);
         if (out.block) {
           audit.details.decision = 'block-response';
@@ -319,13 +327,7 @@ export function createAiHandler(deps: AiProxyDeps) {
           }
           const outText = json ? JSON.stringify(json) : text;
           status = upStatus;
-          // Limits count this answer before the client has it, so that its next request
-          // already meets them (a stream's usage comes with its last event: settled after).
-          if (usage && model) {
-            await settleLimits(deps, token, model, usage, reserved);
-            limitsSettled = true;
-            reserved = 0;
-          }
+          await accountAnswer();
           const overhead = preMs + (performance.now() - tPost);
           res.writeHead(upStatus, { 'content-type': ctype || 'application/json', 'content-length': String(Buffer.byteLength(outText)), 'x-fedgate-overhead-ms': overhead.toFixed(2) });
           res.end(outText);
@@ -333,10 +335,7 @@ export function createAiHandler(deps: AiProxyDeps) {
       }
       audit.result = String(status);
       countFindings(findings, respFindings);
-      if (usage && model) {
-        await account(deps, token, up.upstream, model, usage, audit.details, limitsSettled ? null : reserved);
-        reserved = 0;
-      } else if (reserved && upStatus < 300 && model) {
+      if (reserved && upStatus < 300 && model && !usage) {
         // Answered, but no usage reported (e.g. the client left mid-stream): the
         // provider bills it all the same, so the reservation stays as the charge.
         audit.details.costUsd = reserved / 1e6;
@@ -419,24 +418,16 @@ function adjustSpend(deps: AiProxyDeps, tokenId: string, micros: number): Promis
   return deps.kv.addCapped(`fg:spend:${tokenId}`, micros, -1, SPEND_TTL_MS, null);
 }
 
-/** Counts an answer's tokens in the token's tpm window and settles its spend reservation to the real cost. */
-async function settleLimits(deps: AiProxyDeps, token: VirtualToken, model: string, usage: Usage, reservedMicros: number): Promise<void> {
-  const cost = costUsd(deps.costs, model, usage.inputTokens, usage.outputTokens);
-  const p = token.policy;
-  await Promise.all([
-    p.tpm !== undefined ? deps.kv.slidingAdd(`fg:rl:tok:${token.id}`, deps.rateWindowMs ?? 60_000, usage.inputTokens + usage.outputTokens, -1) : null,
-    p.spendCapUsd !== undefined ? adjustSpend(deps, token.id, Math.round(cost * 1e6) - reservedMicros) : null,
-  ]).catch((e: Error) => deps.log.warn({ err: e.message }, 'AI rate / spend accounting failed'));
-}
-
-/** Records an answer's usage and cost (audit details, usage table, metrics); `reservedMicros` null: limits already settled. */
-async function account(deps: AiProxyDeps, token: VirtualToken, upstream: string, model: string, usage: Usage, details: Record<string, unknown>, reservedMicros: number | null): Promise<void> {
+/** An answer's usage: tpm window, spend settled from the reservation to the real cost, usage row (queued), audit details, metrics. */
+async function account(deps: AiProxyDeps, token: VirtualToken, upstream: string, model: string, usage: Usage, details: Record<string, unknown>, reservedMicros: number): Promise<void> {
   const cost = costUsd(deps.costs, model, usage.inputTokens, usage.outputTokens);
   details.tokensIn = usage.inputTokens;
   details.tokensOut = usage.outputTokens;
   details.costUsd = Number(cost.toFixed(8));
+  const p = token.policy;
   await Promise.all([
-    reservedMicros === null ? null : settleLimits(deps, token, model, usage, reservedMicros),
+    p.tpm !== undefined ? deps.kv.slidingAdd(`fg:rl:tok:${token.id}`, deps.rateWindowMs ?? 60_000, usage.inputTokens + usage.outputTokens, -1) : null,
+    p.spendCapUsd !== undefined ? adjustSpend(deps, token.id, Math.round(cost * 1e6) - reservedMicros) : null,
     deps.store.recordUsage({ tokenId: token.id, upstream, model, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costUsd: cost }),
   ]).catch((e: Error) => deps.log.warn({ err: e.message }, 'AI usage accounting failed'));
   deps.metrics?.usage(model, usage.inputTokens, usage.outputTokens, cost);
