@@ -29,7 +29,10 @@ export function createInvalidationBus(opts: { redisUrl?: string; log: Logger }):
   let pub: Redis | null = null;
   let sub: Redis | null = null;
 
-  if (opts.redisUrl) {
+  // Connected on first use: a process that caches nothing (a worker, the AI proxy alone)
+  // opens no Redis connections for it. A gateway subscribes when it starts.
+  const connect = () => {
+    if (!opts.redisUrl || pub) return;
     // No offline queue on the publisher: a change must not wait for Redis (the TTL covers it).
     pub = new Redis(opts.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     sub = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
@@ -55,11 +58,12 @@ export function createInvalidationBus(opts: { redisUrl?: string; log: Logger }):
       }
     });
     sub.subscribe(INVALIDATION_CHANNEL).catch(() => {});
-  }
+  };
 
   return {
     async publish(topic, key) {
       local.emit(topic, key);
+      connect();
       if (!pub) return;
       try {
         await pub.publish(INVALIDATION_CHANNEL, JSON.stringify({ from: me, topic, key }));
@@ -68,6 +72,7 @@ export function createInvalidationBus(opts: { redisUrl?: string; log: Logger }):
       }
     },
     subscribe(topic, fn) {
+      connect();
       local.on(topic, fn);
       return () => local.off(topic, fn);
     },
