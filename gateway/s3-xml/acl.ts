@@ -8,7 +8,7 @@ import type { Owner } from './encode-common.ts';
 import { document, ownerXml } from './encode-common.ts';
 import { element } from './escape.ts';
 import { leafText, parseRoot } from './decode.ts';
-import type { XmlElement } from './parse.ts';
+import type { XmlElement } from '../../shared/xml/parse.ts';
 import { S3Error } from '../s3-errors.ts';
 
 export const ACL_BODY_LIMIT = 64 * 1024;

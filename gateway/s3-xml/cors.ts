@@ -4,7 +4,7 @@
 // or AllowedHeader (userguide/ManageCorsUsing.html, "CORS configuration").
 import type { CorsRule } from '../../metadata/tagging-cors.ts';
 import { S3Error } from '../s3-errors.ts';
-import type { XmlElement } from './parse.ts';
+import type { XmlElement } from '../../shared/xml/parse.ts';
 import { leafText, parseRoot } from './decode.ts';
 import { document } from './encode-common.ts';
 import { element } from './escape.ts';

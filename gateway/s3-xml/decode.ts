@@ -3,8 +3,8 @@
 // exported byte limits while reading the body; the decoders check them again.
 import type { ChecksumAlgorithm, ChecksumSet } from '../../metadata/types.ts';
 import { S3Error } from '../s3-errors.ts';
-import { XmlSyntaxError, parseXmlDocument } from './parse.ts';
-import type { XmlElement } from './parse.ts';
+import { XmlSyntaxError, parseXmlDocument } from '../../shared/xml/parse.ts';
+import type { XmlElement } from '../../shared/xml/parse.ts';
 
 /** Byte limits on request documents. */
 export const XML_BODY_LIMITS = {

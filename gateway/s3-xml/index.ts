@@ -26,5 +26,5 @@ export {
   unquoteEtag,
 } from './decode.ts';
 export type { CompletePartRequest, CreateBucketConfiguration, DeleteRequest, VersioningRequest } from './decode.ts';
-export { XmlSyntaxError, parseXmlDocument } from './parse.ts';
-export type { XmlElement } from './parse.ts';
+export { XmlSyntaxError, parseXmlDocument } from '../../shared/xml/parse.ts';
+export type { XmlElement } from '../../shared/xml/parse.ts';

@@ -18,6 +18,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { parseXmlDocument, type XmlElement } from '../../xml/parse.ts';
 
 /** An S3 error answer, shaped like the SDK's (name / Code / $metadata) so callers treat both alike. */
 export class S3WireError extends Error {
@@ -185,8 +186,13 @@ async function readError(res: http.IncomingMessage, head: boolean): Promise<S3Wi
     if (size < 64 * 1024) chunks.push(c);
     size += c.length;
   }
-  const text = head ? '' : Buffer.concat(chunks).toString('utf8');
-  const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? (status === 404 ? 'NotFound' : status === 416 ? 'InvalidRange' : `Http${status}`);
-  const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? `HTTP ${status}`;
-  return new S3WireError(code, status, message);
+  let doc: XmlElement | undefined;
+  try {
+    doc = head || size === 0 || size > 64 * 1024 ? undefined : parseXmlDocument(Buffer.concat(chunks));
+  } catch {
+    // Not XML (a proxy's HTML page, say): the status decides.
+  }
+  const field = (name: string) => (doc?.name === 'Error' ? doc.children.find((c) => c.name === name)?.text : undefined);
+  const code = field('Code') || (status === 404 ? 'NotFound' : status === 416 ? 'InvalidRange' : `Http${status}`);
+  return new S3WireError(code, status, field('Message') || `HTTP ${status}`);
 }

@@ -1,4 +1,5 @@
-// A strict, minimal XML 1.0 reader for the small request documents S3 accepts.
+// A strict, minimal XML 1.0 reader for the small documents S3 exchanges (request bodies the
+// gateway accepts, error documents the s3 driver reads from providers).
 //
 // Why not fast-xml-parser (measured, fast-xml-parser 5.12): with htmlEntities off
 // it leaves `&#xD;` undecoded (AWS tells clients to send CR that way) and drops
