@@ -15,7 +15,8 @@ import { abortOnSignalOrTimeout, Cleanup, log, runBenchmark, runStart, writeResu
 import { fsSide } from './lib/fs-side.ts';
 import { startGatewayChild, type GatewayChild } from './lib/gateway-child.ts';
 import { createBenchDatabase } from './lib/pg-database.ts';
-import { markdownTable, rssRow, throughputRow, type Row } from './lib/report.ts';
+import { cpuRows, cpuTable, markdownTable, rssRow, throughputRow, type CpuRow, type Row } from './lib/report.ts';
+import { cpuProbe } from './lib/cpu.ts';
 import { createBucket, directSide, fedgateSide, makeClient, type Side } from './lib/s3-targets.ts';
 import { GiB, KiB, MiB } from './lib/workload.ts';
 
@@ -45,7 +46,7 @@ function settingsFrom(env: NodeJS.ProcessEnv): Settings {
     smallOps: quick ? 300 : 2000,
     smallBytes: 4 * KiB,
     concurrency: 32,
-    reps: 3,
+    reps: quick ? 3 : 5,
     rounds: 5,
     rssBytes: quick ? 256 * MiB : 1 * GiB,
     rssGoalBytes: 200 * MiB,
@@ -86,6 +87,8 @@ function clientFor(cleanup: Cleanup, ep: { endpoint: string; accessKeyId: string
 /** What a phase hands back as it goes, so a later failure does not lose earlier rows. */
 interface Sink {
   row(r: Row): void;
+  /** Rows of the CPU table (large cases over s3rver). */
+  cpu(rows: CpuRow[]): void;
   detail(key: string, value: unknown): void;
 }
 
@@ -142,7 +145,7 @@ async function s3Phase(s: Settings, cleanup: Cleanup, data: Buffer, payloads: Bu
   snap('after RSS phase');
   // Listed after the throughput rows, in the issue's order, even if those fail.
   try {
-    await s3Throughput(s, gw, directS, fedgateS, data, payloads, out, snap);
+    await s3Throughput(s, gw, servers, directS, fedgateS, data, payloads, out, snap);
   } finally {
     out.row(rssRow(`gateway peak RSS, ${size(s.rssBytes)} PUT+GET`, rss.peakBytes, s.rssGoalBytes, rss.error));
   }
@@ -155,7 +158,13 @@ async function s3Phase(s: Settings, cleanup: Cleanup, data: Buffer, payloads: Bu
   await stopServers();
 }
 
-async function s3Throughput(s: Settings, gw: GatewayChild, directS: Side, fedgateS: Side, data: Buffer, payloads: Buffer[], out: Sink, snap: (when: string) => void): Promise<void> {
+/** CPU probes for a comparison: the direct side (client + backends) and the side through `middlePid`. */
+function probes(servers: S3ServerHandle[], middlePid: number) {
+  const backends = () => servers.map((srv) => srv.pid);
+  return { direct: cpuProbe(backends, null), fedgate: cpuProbe(backends, middlePid) };
+}
+
+async function s3Throughput(s: Settings, gw: GatewayChild, servers: S3ServerHandle[], directS: Side, fedgateS: Side, data: Buffer, payloads: Buffer[], out: Sink, snap: (when: string) => void): Promise<void> {
 
   const L = size(data.length);
   const S = `${size(s.smallBytes)} ×${payloads.length} c=${s.concurrency}`;
@@ -163,14 +172,18 @@ async function s3Throughput(s: Settings, gw: GatewayChild, directS: Side, fedgat
   // Replica states right after each acknowledged PUT: the 2-of-3 quorum may answer
   // before the third copy is done (or after cutting it loose for replication later).
   const replicaStates: Record<string, Record<string, number>> = {};
-  const large = await largeCases(directS, fedgateS, data, s.reps, '', log, async (key) => {
-    replicaStates[key] = await replicaStateCounts(gw, 'bench', key);
+  const large = await largeCases(directS, fedgateS, data, s.reps, '', log, {
+    afterFedgatePut: async (key) => {
+      replicaStates[key] = await replicaStateCounts(gw, 'bench', key);
+    },
+    cpu: probes(servers, gw.pid),
   });
   out.detail('s3.large', large);
   out.detail('s3.large.replicaStatesAfterPut', replicaStates);
   log(`  replica states right after the large fedgate PUTs: ${JSON.stringify(replicaStates)}`);
   out.row(throughputRow(`GET ${L}, s3rver ×3`, large.get, 0.9));
   out.row(throughputRow(`PUT ${L}, s3rver ×3`, large.put, 0.8));
+  out.cpu([...cpuRows(`GET ${L}`, large.get, 'fedgate'), ...cpuRows(`PUT ${L}`, large.put, 'fedgate')]);
   snap('after large');
   log(`  small objects: ${payloads.length} × ${size(s.smallBytes)} per side, concurrency ${s.concurrency}, ${s.rounds} rounds`);
   const small = await smallCases(directS, fedgateS, payloads, { concurrency: s.concurrency, rounds: s.rounds, warmOps: Math.min(200, payloads.length), prefix: '' }, log);
@@ -191,8 +204,9 @@ async function unverifiedReads(s: Settings, cleanup: Cleanup, servers: S3ServerH
   const fg = clientFor(cleanup, gw);
   await createBucket(fg, 'bench');
   log('  reads not verified: the large cases through a gateway with FEDGATE_VERIFY_READS=0');
-  const large = await largeCases(directS, fedgateSide(fg, 'bench'), data, s.reps, 'noverify-', log);
+  const large = await largeCases(directS, fedgateSide(fg, 'bench'), data, s.reps, 'noverify-', log, { cpu: probes(servers, gw.pid) });
   out.detail('s3.large.unverifiedReads', large);
+  out.cpu(cpuRows(`GET ${size(data.length)}`, large.get, 'fedgate, reads not verified'));
   out.row(throughputRow(`GET ${size(data.length)}, reads not verified (info)`, large.get, null));
   await stop();
 }
@@ -202,7 +216,7 @@ async function unverifiedReads(s: Settings, cleanup: Cleanup, servers: S3ServerH
  * (bench/lib/bare-proxy.ts) that only pipes bytes — what one more process between client
  * and backends costs on this machine, before any of Fedgate's work.
  */
-async function bareProxyCeiling(s: Settings, cleanup: Cleanup, servers: { endpoint: string; accessKeyId: string; secretAccessKey: string }[], directS: Side, data: Buffer, out: Sink): Promise<void> {
+async function bareProxyCeiling(s: Settings, cleanup: Cleanup, servers: S3ServerHandle[], directS: Side, data: Buffer, out: Sink): Promise<void> {
   const port = await freePort();
   const proxy = await spawnChild('bare proxy', [path.join(REPO_ROOT, 'bench', 'lib', 'bare-proxy.ts'), String(port), ...servers.map((x) => x.endpoint)], process.env, /(ready)/, {
     repoRoot: REPO_ROOT,
@@ -212,9 +226,10 @@ async function bareProxyCeiling(s: Settings, cleanup: Cleanup, servers: { endpoi
   const client = clientFor(cleanup, { endpoint: `http://127.0.0.1:${port}`, accessKeyId: servers[0].accessKeyId, secretAccessKey: servers[0].secretAccessKey });
   const bare: Side = { ...directSide([client], 'bench-direct'), name: 'bare proxy' };
   log(`  ceiling: the large cases through a bare pipe-only proxy (pid ${proxy.pid})`);
-  const large = await largeCases(directS, bare, data, s.reps, 'bare-', log);
+  const large = await largeCases(directS, bare, data, s.reps, 'bare-', log, { cpu: probes(servers, proxy.pid) });
   out.detail('s3.large.bareProxy', large);
   const L = size(data.length);
+  out.cpu([...cpuRows(`GET ${L}`, large.get, 'bare proxy'), ...cpuRows(`PUT ${L}`, large.put, 'bare proxy')]);
   out.row(throughputRow(`GET ${L} via bare pipe proxy (ceiling, info)`, large.get, null));
   out.row(throughputRow(`PUT ${L} via bare pipe proxy (ceiling, info)`, large.put, null));
   await stopProxy();
@@ -251,9 +266,10 @@ async function main(): Promise<number> {
   const abort = abortOnSignalOrTimeout(cleanup, s.timeoutS);
 
   const rows: Row[] = [];
+  const cpu: CpuRow[] = [];
   const details: Record<string, unknown> = {};
   const errors: string[] = [];
-  const sink: Sink = { row: (r) => rows.push(r), detail: (k, v) => (details[k] = v) };
+  const sink: Sink = { row: (r) => rows.push(r), cpu: (r) => cpu.push(...r), detail: (k, v) => (details[k] = v) };
   try {
     const data = randomBytes(s.largeBytes);
     const pool = randomBytes(s.smallOps * s.smallBytes);
@@ -276,12 +292,14 @@ async function main(): Promise<number> {
     abort.done();
   }
   process.stdout.write(markdownTable(rows) + '\n');
+  if (cpu.length > 0) process.stdout.write('\n' + cpuTable(cpu, os.cpus().length) + '\n');
   const phaseFailures = errors.length;
   for (const r of rows) if (r.error) errors.push(`${r.case}: ${r.error}`);
   if (phaseFailures > 0) process.stdout.write(`\n${phaseFailures} phase(s) failed; see stderr and ${path.relative(process.cwd(), s.resultsFile)}\n`);
   await writeResults(s.resultsFile, start, {
     settings: { ...s, pgServerUrl: undefined },
     rows,
+    cpu,
     details,
     errors,
   });

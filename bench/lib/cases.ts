@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { GatewayChild } from './gateway-child.ts';
 import { getObjectBody, putObject, type Side } from './s3-targets.ts';
+import { costPerGiB, medianCost, type CpuGroups, type CpuProbe } from './cpu.ts';
 import { assertBytes, crcOf, drainBuffer, drainCrc, median, MiB, patternCrc, patternStream, percentile, runPool, splitRounds, timeIt } from './workload.ts';
 
 export interface Measurement {
@@ -14,6 +15,8 @@ export interface Measurement {
   samples: { direct: number[]; fedgate: number[] };
   /** Small-object cases: per-op latency percentiles, ms. */
   latencyMs?: { direct: { p50: number; p99: number }; fedgate: { p50: number; p99: number } };
+  /** Large cases with CPU probes: CPU seconds per GiB moved, median over the timed reps (cpu.ts). */
+  cpuPerGiB?: { direct: CpuGroups; fedgate: CpuGroups };
 }
 
 export type Log = (msg: string) => void;
@@ -37,25 +40,31 @@ async function getAndVerify(side: Side, key: string, i: number, want: { bytes: n
   assertBytes(`${side.name} GET ${key}`, got, want);
 }
 
-/**
- * PUT then GET of one large object, `reps` timed repetitions after one warm-up each.
- * `afterFedgatePut(key)`, when given, runs untimed right after each timed fedgate PUT.
- */
-export async function largeCases(
-  direct: Side,
-  fedgate: Side,
-  data: Buffer,
-  reps: number,
-  prefix: string,
-  log: Log,
-  afterFedgatePut?: (key: string) => Promise<void>,
-): Promise<{ put: Measurement; get: Measurement }> {
+export interface LargeOptions {
+  /** Runs untimed right after each timed fedgate PUT. */
+  afterFedgatePut?: (key: string) => Promise<void>;
+  /** Sample CPU around every timed rep, per side (cpu.ts). */
+  cpu?: { direct: CpuProbe; fedgate: CpuProbe };
+}
+
+/** PUT then GET of one large object, `reps` timed repetitions after one warm-up each. */
+export async function largeCases(direct: Side, fedgate: Side, data: Buffer, reps: number, prefix: string, log: Log, opts: LargeOptions = {}): Promise<{ put: Measurement; get: Measurement }> {
   const want = { bytes: data.length, crc: crcOf(data) };
   const mib = data.length / MiB;
   const put = { direct: [] as number[], fedgate: [] as number[] };
   const get = { direct: [] as number[], fedgate: [] as number[] };
+  const cpu = { put: { direct: [] as CpuGroups[], fedgate: [] as CpuGroups[] }, get: { direct: [] as CpuGroups[], fedgate: [] as CpuGroups[] } };
   const bucketOf = (s: Side) => (s === direct ? put.direct : put.fedgate);
   const getOf = (s: Side) => (s === direct ? get.direct : get.fedgate);
+  const sideOf = (s: Side) => (s === direct ? 'direct' : 'fedgate');
+  /** Time `fn` and, with probes, record the CPU it cost. */
+  const measured = async (op: 'put' | 'get', s: Side, fn: () => Promise<unknown>): Promise<number> => {
+    const probe = opts.cpu?.[sideOf(s)];
+    const before = probe?.();
+    const t = await timeIt(fn);
+    if (probe && before) cpu[op][sideOf(s)].push(costPerGiB(before, probe(), data.length));
+    return t;
+  };
 
   for (const s of [direct, fedgate]) {
     await s.put(`${prefix}large-warm`, data);
@@ -63,21 +72,27 @@ export async function largeCases(
   }
   for (let r = 0; r < reps; r++) {
     for (const s of ordered(r, direct, fedgate)) {
-      const t = await timeIt(() => s.put(`${prefix}large-${r}`, data));
+      const t = await measured('put', s, () => s.put(`${prefix}large-${r}`, data));
       bucketOf(s).push(mib / t);
       log(`  ${prefix}large PUT ${s.name} rep ${r + 1}: ${(mib / t).toFixed(1)} MiB/s`);
-      if (s === fedgate) await afterFedgatePut?.(`${prefix}large-${r}`);
+      if (s === fedgate) await opts.afterFedgatePut?.(`${prefix}large-${r}`);
     }
   }
   for (let r = 0; r < reps; r++) {
     for (const s of ordered(r, direct, fedgate)) {
-      const t = await timeIt(() => getAndVerify(s, `${prefix}large-${r}`, r, want));
+      const t = await measured('get', s, () => getAndVerify(s, `${prefix}large-${r}`, r, want));
       getOf(s).push(mib / t);
       log(`  ${prefix}large GET ${s.name} rep ${r + 1}: ${(mib / t).toFixed(1)} MiB/s`);
     }
   }
-  const m = (x: { direct: number[]; fedgate: number[] }): Measurement => ({ unit: 'MiB/s', direct: median(x.direct), fedgate: median(x.fedgate), samples: x });
-  return { put: m(put), get: m(get) };
+  const m = (x: { direct: number[]; fedgate: number[] }, c: { direct: CpuGroups[]; fedgate: CpuGroups[] }): Measurement => ({
+    unit: 'MiB/s',
+    direct: median(x.direct),
+    fedgate: median(x.fedgate),
+    samples: x,
+    ...(opts.cpu ? { cpuPerGiB: { direct: medianCost(c.direct), fedgate: medianCost(c.fedgate) } } : {}),
+  });
+  return { put: m(put, cpu.put), get: m(get, cpu.get) };
 }
 
 /**

@@ -2,6 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Measurement } from './cases.ts';
+import { allSeconds, busyCpus, type CpuGroups } from './cpu.ts';
 
 export interface Row {
   case: string;
@@ -59,6 +60,38 @@ export function markdownTable(rows: Row[]): string {
   }
   if (notes.length > 0) lines.push('');
   for (const [i, n] of notes.entries()) lines.push(`note ${i + 1}: ${n}`);
+  return lines.join('\n');
+}
+
+/** One side of one large case, with its CPU per GiB (cpu.ts). */
+export interface CpuRow {
+  case: string;
+  side: string;
+  rate: number;
+  unit: string;
+  cost: CpuGroups;
+}
+
+/** The rows of a measured large case that carries CPU costs: its direct and its other side. */
+export function cpuRows(name: string, m: Measurement, otherSide: string): CpuRow[] {
+  if (!m.cpuPerGiB) return [];
+  return [
+    { case: name, side: 'direct', rate: m.direct, unit: m.unit, cost: m.cpuPerGiB.direct },
+    { case: name, side: otherSide, rate: m.fedgate, unit: m.unit, cost: m.cpuPerGiB.fedgate },
+  ];
+}
+
+/** Second table: CPU seconds per GiB by process, and how many of the machine's CPUs were busy. */
+export function cpuTable(rows: CpuRow[], cpus: number): string {
+  const s = (x: number) => x.toFixed(2);
+  const lines = [
+    '| large case (CPU s per GiB moved, median) | side | rate | client | backends | gateway / proxy | all | CPUs busy |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const c = r.cost;
+    lines.push(`| ${r.case} | ${r.side} | ${num(r.rate, r.unit)} | ${s(c.client)} | ${s(c.backends)} | ${r.side === 'direct' ? '—' : s(c.middle)} | ${s(allSeconds(c))} | ${busyCpus(c, cpus).toFixed(2)} of ${cpus} |`);
+  }
   return lines.join('\n');
 }
 
