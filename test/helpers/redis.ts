@@ -11,16 +11,23 @@ export const reachable = (port: number) =>
     c.on('error', () => r(false));
   });
 
-export async function startRedisServer(): Promise<{ url: string; stop(): Promise<void> }> {
+async function freePort(): Promise<number> {
   const s = net.createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const port = (s.address() as net.AddressInfo).port;
   await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** A new, empty redis-server; on `port` when given (a Redis that comes back where it was). */
+export async function startRedisServer(port?: number): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  port ??= await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   for (let i = 0; i < 100 && !(await reachable(port)); i++) await new Promise((r) => setTimeout(r, 50));
   if (!(await reachable(port))) throw new Error(`redis-server did not start on port ${port}`);
   return {
     url: `redis://127.0.0.1:${port}`,
+    port,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));

@@ -155,4 +155,29 @@ describe('access keys, two instances on one Redis', { skip: hasRedisServer ? fal
     assert.equal(r.status, 200, 'the admin API does not wait for Redis');
     await refused(onA);
   });
+
+  it('when Redis is back, an instance forgets every key it cached while it could have missed a change', async () => {
+    await redis.stop(); // already down after the test above; this test must not depend on it
+    const t = await fg.admin('POST', '/admin/tenants', { name: 'fay' });
+    const onA = clientOf(fg.endpoint, t.json);
+    const onB = clientOf(b.endpoint, t.json);
+    assert.ok(await works(onB)); // cached on B from here on, for 30 s
+    const cachedAt = Date.now();
+    assert.equal((await fg.admin('PATCH', `/admin/tenants/fay/keys/${t.json.accessKeyId}`, { status: 'inactive' })).status, 200);
+    await refused(onA);
+    // B missed the message: it still lets the disabled key in from its cache.
+    assert.ok(await works(onB));
+
+    redis = await startRedisServer(redis.port);
+    // B reconnects (ioredis retries within 2 s) and drops every cached key it holds.
+    await eventually('instance B refuses the key once Redis is back', async () => {
+      try {
+        await refused(onB);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 15_000, 100);
+    assert.ok(Date.now() - cachedAt < 30_000, 'refused before the cache TTL could have expired the entry');
+  });
 });
