@@ -19,6 +19,9 @@ export interface Hasher {
   digest(): Promise<Buffer>;
   /** Gives up without a digest (a failed write); only off-thread hashers hold anything. */
   dispose?(): void;
+  /** Off-thread hashers: the worker is too far behind; stop feeding until drained() (off-thread.ts). */
+  full?(): boolean;
+  drained?(): Promise<void>;
 }
 
 function u32(n: number): Buffer {

@@ -6,12 +6,20 @@
 // thread. Jobs are told apart by id, and the worker keeps messages in order, so a job's
 // digest covers exactly what update() was given. The worker holds the process open only
 // while a job is running.
+//
+// Memory stays bounded however fast bytes arrive: what waits in the worker's queue is counted
+// (hashBacklogBytes), and a writer that feeds a hasher from a stream pauses its source while
+// hashBacklogFull() and resumes on hashBacklogDrained() — the worker is then the slowest stage
+// of the pipeline, as a slow target is (MD5 runs at ~600 MB/s on one core: a client on a fast
+// network outruns it).
 import { Worker } from 'node:worker_threads';
 import { createHasher, type Hasher } from './index.ts';
 
 const BATCH_BYTES = 1024 * 1024;
 /** Batches kept for reuse; more are allocated only while the worker is behind. */
 const POOL_MAX = 8;
+/** Bytes queued for the worker, over all jobs, from which writers hold their sources back. */
+export const MAX_HASH_BACKLOG_BYTES = 8 * BATCH_BYTES;
 
 // getBuiltinModule works whether the parent's flags make this eval script CommonJS or ESM.
 const WORKER_SOURCE = `
@@ -22,7 +30,7 @@ parentPort.on('message', (m) => {
   if (m.op === 'start') jobs.set(m.id, createHash(m.alg));
   else if (m.op === 'data') {
     jobs.get(m.id)?.update(new Uint8Array(m.buf, 0, m.len));
-    parentPort.postMessage({ ret: m.buf }, [m.buf]);
+    parentPort.postMessage({ ret: m.buf, len: m.len }, [m.buf]);
   }
   else if (m.op === 'drop') jobs.delete(m.id);
   else if (m.op === 'end') {
@@ -42,6 +50,27 @@ class HashWorker {
   private active = 0;
   private readonly waiting = new Map<number, Waiter>();
   private readonly pool: ArrayBuffer[] = [];
+  /** Bytes posted to the worker and not yet handed back. */
+  backlog = 0;
+  private drainWaiters: (() => void)[] = [];
+
+  /** Resolves once the backlog is at most half the limit (at once when it is). */
+  drained(): Promise<void> {
+    if (this.backlog <= MAX_HASH_BACKLOG_BYTES / 2) return Promise.resolve();
+    return new Promise((r) => this.drainWaiters.push(r));
+  }
+
+  private settleBacklog(): void {
+    if (this.backlog > MAX_HASH_BACKLOG_BYTES / 2 || this.drainWaiters.length === 0) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  post(worker: Worker, id: number, buf: ArrayBuffer, len: number): void {
+    this.backlog += len;
+    worker.postMessage({ op: 'data', id, buf, len }, [buf]);
+  }
 
   batch(): Buffer {
     const ab = this.pool.pop();
@@ -52,9 +81,11 @@ class HashWorker {
     if (this.worker) return this.worker;
     const w = new Worker(WORKER_SOURCE, { eval: true, name: 'fedgate-hash' });
     w.unref();
-    w.on('message', (m: { ret: ArrayBuffer } | { id: number; digest: ArrayBuffer }) => {
+    w.on('message', (m: { ret: ArrayBuffer; len: number } | { id: number; digest: ArrayBuffer }) => {
       if ('ret' in m) {
         if (this.pool.length < POOL_MAX) this.pool.push(m.ret);
+        this.backlog -= m.len;
+        this.settleBacklog();
         return;
       }
       const waiter = this.waiting.get(m.id);
@@ -68,6 +99,8 @@ class HashWorker {
       this.active = 0;
       for (const waiter of this.waiting.values()) waiter.reject(err);
       this.waiting.clear();
+      this.backlog = 0; // what it held is lost with it; the jobs that owed it fail
+      this.settleBacklog();
     };
     w.on('error', lost);
     w.on('exit', (code) => lost(new Error(`hash worker exited with code ${code}`)));
@@ -121,8 +154,7 @@ class OffThreadHasher implements Hasher {
 
   private flush(): void {
     if (!this.batch || this.filled === 0) return;
-    const buf = this.batch.buffer as ArrayBuffer;
-    this.worker.postMessage({ op: 'data', id: this.id, buf, len: this.filled }, [buf]);
+    shared.post(this.worker, this.id, this.batch.buffer as ArrayBuffer, this.filled);
     this.batch = null;
     this.filled = 0;
   }
@@ -140,6 +172,14 @@ class OffThreadHasher implements Hasher {
     }
   }
 
+  full(): boolean {
+    return hashBacklogFull();
+  }
+
+  drained(): Promise<void> {
+    return hashBacklogDrained();
+  }
+
   dispose(): void {
     if (this.finished) return;
     this.finished = true;
@@ -147,6 +187,21 @@ class OffThreadHasher implements Hasher {
     this.worker.postMessage({ op: 'drop', id: this.id });
     shared.done(this.worker);
   }
+}
+
+/** Bytes handed to the hash worker and not hashed yet, over every job in this process. */
+export function hashBacklogBytes(): number {
+  return shared.backlog;
+}
+
+/** True when a writer should pause its source until hashBacklogDrained(). */
+export function hashBacklogFull(): boolean {
+  return shared.backlog >= MAX_HASH_BACKLOG_BYTES;
+}
+
+/** Resolves once the worker has caught up to half the limit. */
+export function hashBacklogDrained(): Promise<void> {
+  return shared.drained();
 }
 
 /** A hasher that does its work on the shared hash worker thread (same digests as createHasher). */

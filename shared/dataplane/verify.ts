@@ -82,10 +82,13 @@ class Verifier extends Transform {
       this.mismatch(`the replica sent more than the recorded ${this.expected.size} bytes`, cb);
       return;
     }
-    this.digest.hasher.update(chunk);
+    const h = this.digest.hasher;
+    h.update(chunk);
     const previous = this.held;
     this.held = chunk;
-    cb(null, previous ?? undefined);
+    // An MD5 on the hash worker that falls behind holds the read back (bounded memory).
+    if (h.full?.() && h.drained) h.drained().then(() => cb(null, previous ?? undefined));
+    else cb(null, previous ?? undefined);
   }
 
   override _flush(cb: TransformCallback): void {

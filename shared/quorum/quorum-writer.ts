@@ -149,11 +149,15 @@ export async function quorumWrite(opts: QuorumWriteOptions): Promise<QuorumResul
       if (total > meter.maxBufferedBytes) meter.maxBufferedBytes = total;
     };
 
+    // An MD5 on the hash worker that falls behind holds the source back like a full target
+    // does, so the bytes waiting for it stay bounded (off-thread.ts).
+    const hashFull = () => md5.full?.() === true;
+
     const maybeResume = () => {
       if (done) return;
       const now = performance.now();
       pacer.account(states, paused, now);
-      if (paused && pacer.canFlow(states)) {
+      if (paused && pacer.canFlow(states) && !hashFull()) {
         paused = false;
         pacer.account(states, false, now);
         source.resume();
@@ -294,6 +298,11 @@ export async function quorumWrite(opts: QuorumWriteOptions): Promise<QuorumResul
         paused = true;
         source.pause();
         pacer.account(states, true, now);
+      } else if (!done && hashFull()) {
+        paused = true;
+        source.pause();
+        pacer.account(states, true, now);
+        void md5.drained?.().then(maybeResume);
       }
     }
 

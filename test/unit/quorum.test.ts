@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { checksumBase64 } from '../../shared/checksums/index.ts';
+import { hashBacklogBytes, MAX_HASH_BACKLOG_BYTES } from '../../shared/checksums/off-thread.ts';
 import { quorumWrite, QuorumError, IncompleteBodyError, type QuorumMeter, type QuorumTarget } from '../../shared/quorum/index.ts';
 import type { BackendHealth, BlobLocator, StorageBackend } from '../../shared/storage/index.ts';
 
@@ -191,6 +192,34 @@ describe('quorumWrite', () => {
     assert.deepEqual([...r.acked].sort(), ['a', 'b', 'c']);
     assert.ok(meter.maxTargetBufferedBytes <= 128 * 1024 + 64 * 1024, `a target queued ${meter.maxTargetBufferedBytes} bytes`);
     assert.ok(meter.maxBufferedBytes <= 3 * (128 * 1024 + 64 * 1024));
+  });
+
+  test('a body arriving faster than MD5 can hash it is held back: the hash worker never queues more than its bound', async () => {
+    // Targets that take bytes as fast as they come and keep nothing; a source in memory, far
+    // faster than one core's MD5 (~600 MB/s), as a client on a fast network would be.
+    class Sink extends MemoryBackend {
+      override async put(_loc: BlobLocator, body: Readable): Promise<void> {
+        for await (const c of body) void c;
+      }
+    }
+    const block = randomBytes(1024 * 1024);
+    const size = 256 * block.length;
+    let peak = 0;
+    const source = Readable.from(
+      (function* () {
+        for (let i = 0; i < 256; i++) {
+          peak = Math.max(peak, hashBacklogBytes());
+          yield block;
+        }
+      })(),
+    );
+    const want = createHash('md5');
+    for (let i = 0; i < 256; i++) want.update(block);
+    const r = await quorumWrite({ source, size, targets: targetsOf(new Sink('a'), new Sink('b'), new Sink('c')), writeQuorum: 2, checksums: [], timeoutMs: 5000 });
+    assert.equal(r.md5, want.digest('hex'));
+    // One 1 MiB chunk may be handed over after the check that paused the source.
+    assert.ok(peak <= MAX_HASH_BACKLOG_BYTES + block.length, `the hash worker had ${peak / 2 ** 20} MiB queued`);
+    await r.stragglers;
   });
 
   test('a client pausing longer than timeoutMs between chunks does not fail healthy targets', async () => {

@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
 import { ReplicaMismatchError, verifiedRead } from '../../shared/dataplane/verify.ts';
+import { hashBacklogBytes, MAX_HASH_BACKLOG_BYTES } from '../../shared/checksums/off-thread.ts';
 
 function pieces(data: Buffer, size: number): Readable {
   const out: Buffer[] = [];
@@ -78,4 +79,25 @@ test('a body read whole is checked in one call: the right bytes pass, others are
     assert.match(mismatchOf(altered, record(data, withCrc)) ?? '', withCrc ? /CRC-32C/ : /MD5/);
     assert.match(mismatchOf(data.subarray(1), record(data, withCrc)) ?? '', /4095 of 4096 bytes/);
   }
+});
+
+test('a replica read checked by MD5 on the hash worker holds the read back instead of queueing the body for the worker', async () => {
+  const block = randomBytes(1024 * 1024);
+  const whole = createHash('md5');
+  for (let i = 0; i < 256; i++) whole.update(block);
+  let peak = 0;
+  const replica = Readable.from(
+    (function* () {
+      for (let i = 0; i < 256; i++) {
+        peak = Math.max(peak, hashBacklogBytes());
+        yield block;
+      }
+    })(),
+  );
+  // A chunk written before CRC-32C was recorded: only its MD5 is known.
+  const expected = { size: 256 * block.length, md5: whole.digest('hex'), crc32c: '' };
+  let n = 0;
+  for await (const c of verifiedRead(replica, expected, () => assert.fail('no mismatch'))) n += (c as Buffer).length;
+  assert.equal(n, expected.size);
+  assert.ok(peak <= MAX_HASH_BACKLOG_BYTES + block.length, `the hash worker had ${peak / 2 ** 20} MiB queued`);
 });
