@@ -200,12 +200,12 @@ export function hashBacklogBytes(): number {
 }
 
 /** True when a writer should pause its source until hashBacklogDrained(). */
-export function hashBacklogFull(): boolean {
+function hashBacklogFull(): boolean {
   return shared.backlog >= MAX_HASH_BACKLOG_BYTES;
 }
 
 /** Resolves once the worker has caught up to half the limit. */
-export function hashBacklogDrained(): Promise<void> {
+function hashBacklogDrained(): Promise<void> {
   return shared.drained();
 }
 

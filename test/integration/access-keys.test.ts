@@ -29,6 +29,17 @@ async function refused(c: S3Client): Promise<void> {
   assert.equal(e.status, 403);
   assert.equal(e.name, 'InvalidAccessKeyId');
 }
+/** Waits until `c`'s key is refused (another instance learns of a change asynchronously). */
+async function refusedWithin(c: S3Client, what: string, ms: number, stepMs: number): Promise<void> {
+  await eventually(what, async () => {
+    try {
+      await refused(c);
+      return true;
+    } catch {
+      return false;
+    }
+  }, ms, stepMs);
+}
 
 /** A second gateway on the first one's database and master key, as a second instance behind a load balancer. */
 async function secondInstance(fg: TestFedgate, redisUrl?: string): Promise<{ rt: Runtime; gw: Gateway; endpoint: string }> {
@@ -130,14 +141,7 @@ describe('access keys, two instances on one Redis', { skip: hasRedisServer ? fal
     assert.equal((await fg.admin('PATCH', `/admin/tenants/dora/keys/${t.json.accessKeyId}`, { status: 'inactive' })).status, 200);
     await refused(onA);
     // Pub/sub is asynchronous: B drops the key within milliseconds, far inside the 30 s TTL.
-    await eventually('instance B refuses the disabled key', async () => {
-      try {
-        await refused(onB);
-        return true;
-      } catch {
-        return false;
-      }
-    }, 5000, 20);
+    await refusedWithin(onB, 'instance B refuses the disabled key', 5000, 20);
     assert.ok(Date.now() - t0 < 5000);
 
     assert.equal((await fg.admin('DELETE', `/admin/tenants/dora/keys/${t.json.accessKeyId}`)).status, 204);
@@ -170,14 +174,7 @@ describe('access keys, two instances on one Redis', { skip: hasRedisServer ? fal
 
     redis = await startRedisServer(redis.port);
     // B reconnects (ioredis retries within 2 s) and drops every cached key it holds.
-    await eventually('instance B refuses the key once Redis is back', async () => {
-      try {
-        await refused(onB);
-        return true;
-      } catch {
-        return false;
-      }
-    }, 15_000, 100);
+    await refusedWithin(onB, 'instance B refuses the key once Redis is back', 15_000, 100);
     assert.ok(Date.now() - cachedAt < 30_000, 'refused before the cache TTL could have expired the entry');
   });
 });

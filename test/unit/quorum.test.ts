@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { checksumBase64 } from '../../shared/checksums/index.ts';
-import { hashBacklogBytes, MAX_HASH_BACKLOG_BYTES } from '../../shared/checksums/off-thread.ts';
+import { MAX_HASH_BACKLOG_BYTES } from '../../shared/checksums/off-thread.ts';
+import { backlogWatchingBody } from '../helpers/hash-backlog.ts';
 import { quorumWrite, QuorumError, IncompleteBodyError, type QuorumMeter, type QuorumTarget } from '../../shared/quorum/index.ts';
 import type { BackendHealth, BlobLocator, StorageBackend } from '../../shared/storage/index.ts';
 
@@ -203,22 +204,11 @@ describe('quorumWrite', () => {
       }
     }
     const block = randomBytes(1024 * 1024);
-    const size = 256 * block.length;
-    let peak = 0;
-    const source = Readable.from(
-      (function* () {
-        for (let i = 0; i < 256; i++) {
-          peak = Math.max(peak, hashBacklogBytes());
-          yield block;
-        }
-      })(),
-    );
-    const want = createHash('md5');
-    for (let i = 0; i < 256; i++) want.update(block);
-    const r = await quorumWrite({ source, size, targets: targetsOf(new Sink('a'), new Sink('b'), new Sink('c')), writeQuorum: 2, checksums: [], timeoutMs: 5000 });
-    assert.equal(r.md5, want.digest('hex'));
+    const src = backlogWatchingBody(block, 256);
+    const r = await quorumWrite({ source: src.body, size: src.size, targets: targetsOf(new Sink('a'), new Sink('b'), new Sink('c')), writeQuorum: 2, checksums: [], timeoutMs: 5000 });
+    assert.equal(r.md5, src.md5);
     // One 1 MiB chunk may be handed over after the check that paused the source.
-    assert.ok(peak <= MAX_HASH_BACKLOG_BYTES + block.length, `the hash worker had ${peak / 2 ** 20} MiB queued`);
+    assert.ok(src.peak() <= MAX_HASH_BACKLOG_BYTES + block.length, `the hash worker had ${src.peak() / 2 ** 20} MiB queued`);
     await r.stragglers;
   });
 

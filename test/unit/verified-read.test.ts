@@ -4,7 +4,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
 import { ReplicaMismatchError, verifiedRead } from '../../shared/dataplane/verify.ts';
-import { hashBacklogBytes, MAX_HASH_BACKLOG_BYTES } from '../../shared/checksums/off-thread.ts';
+import { MAX_HASH_BACKLOG_BYTES } from '../../shared/checksums/off-thread.ts';
+import { backlogWatchingBody } from '../helpers/hash-backlog.ts';
 
 function pieces(data: Buffer, size: number): Readable {
   const out: Buffer[] = [];
@@ -83,21 +84,11 @@ test('a body read whole is checked in one call: the right bytes pass, others are
 
 test('a replica read checked by MD5 on the hash worker holds the read back instead of queueing the body for the worker', async () => {
   const block = randomBytes(1024 * 1024);
-  const whole = createHash('md5');
-  for (let i = 0; i < 256; i++) whole.update(block);
-  let peak = 0;
-  const replica = Readable.from(
-    (function* () {
-      for (let i = 0; i < 256; i++) {
-        peak = Math.max(peak, hashBacklogBytes());
-        yield block;
-      }
-    })(),
-  );
+  const replica = backlogWatchingBody(block, 256);
   // A chunk written before CRC-32C was recorded: only its MD5 is known.
-  const expected = { size: 256 * block.length, md5: whole.digest('hex'), crc32c: '' };
+  const expected = { size: replica.size, md5: replica.md5, crc32c: '' };
   let n = 0;
-  for await (const c of verifiedRead(replica, expected, () => assert.fail('no mismatch'))) n += (c as Buffer).length;
+  for await (const c of verifiedRead(replica.body, expected, () => assert.fail('no mismatch'))) n += (c as Buffer).length;
   assert.equal(n, expected.size);
-  assert.ok(peak <= MAX_HASH_BACKLOG_BYTES + block.length, `the hash worker had ${peak / 2 ** 20} MiB queued`);
+  assert.ok(replica.peak() <= MAX_HASH_BACKLOG_BYTES + block.length, `the hash worker had ${replica.peak() / 2 ** 20} MiB queued`);
 });
