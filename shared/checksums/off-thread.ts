@@ -8,8 +8,8 @@
 // while a job is running.
 //
 // Memory stays bounded however fast bytes arrive: what waits in the worker's queue is counted
-// (hashBacklogBytes), and a writer that feeds a hasher from a stream pauses its source while
-// hashBacklogFull() and resumes on hashBacklogDrained() — the worker is then the slowest stage
+// (hashBacklogBytes), and a writer that feeds a hasher from a stream pauses its source while the
+// hasher says full() and resumes when drained() resolves — the worker is then the slowest stage
 // of the pipeline, as a slow target is (MD5 runs at ~600 MB/s on one core: a client on a fast
 // network outruns it).
 import { Worker } from 'node:worker_threads';
@@ -199,7 +199,7 @@ export function hashBacklogBytes(): number {
   return shared.backlog;
 }
 
-/** True when a writer should pause its source until hashBacklogDrained(). */
+/** True when a writer should pause its source until hashBacklogDrained() resolves. */
 function hashBacklogFull(): boolean {
   return shared.backlog >= MAX_HASH_BACKLOG_BYTES;
 }

@@ -294,15 +294,11 @@ export async function quorumWrite(opts: QuorumWriteOptions): Promise<QuorumResul
         if (s.feed.readableLength > maxLag) markFailed(s, `fell more than ${maxLag} bytes behind the other targets`);
       }
       measure();
-      if (!done && !pacer.canFlow(states)) {
+      if (!done && (!pacer.canFlow(states) || hashFull())) {
         paused = true;
         source.pause();
         pacer.account(states, true, now);
-      } else if (!done && hashFull()) {
-        paused = true;
-        source.pause();
-        pacer.account(states, true, now);
-        void md5.drained?.().then(maybeResume);
+        if (hashFull()) void md5.drained?.().then(maybeResume);
       }
     }
 
