@@ -160,7 +160,7 @@ async function s3Phase(s: Settings, cleanup: Cleanup, data: Buffer, payloads: Bu
 
 /** CPU probes for a comparison: the direct side (client + backends) and the side through `middlePid`. */
 function probes(servers: S3ServerHandle[], middlePid: number) {
-  const backends = () => servers.map((srv) => srv.pid);
+  const backends = servers.map((srv) => srv.pid);
   return { direct: cpuProbe(backends, null), fedgate: cpuProbe(backends, middlePid) };
 }
 

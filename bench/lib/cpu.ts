@@ -3,8 +3,8 @@
 // s3rvers), the process in the middle (the gateway or the bare proxy) — and how busy the
 // machine was as a whole. On 2 cores these transfers are CPU-bound, so the throughput
 // ratio of two sides follows the ratio of their total CPU per GiB (bench/README.md,
-// "Reading the numbers"). Unlike MiB/s, CPU per GiB hardly moves with what else the
-// machine is doing.
+// "Reading the numbers"). CPU per GiB drifts less than MiB/s from run to run, but it does
+// drift: a slower transfer costs more per byte (smaller reads, more wake-ups).
 import { readdirSync, readFileSync } from 'node:fs';
 import { procCpuSeconds } from './child.ts';
 import { GiB, median } from './workload.ts';
@@ -31,8 +31,8 @@ function machineTicks(): { busy: number; elapsed: number } {
   return { busy: elapsed - f[3] - f[4], elapsed }; // idle, iowait
 }
 
-/** `root` and every process below it, as the process table says right now. */
-function processTree(root: number): number[] {
+/** The roots and every process below them, from one pass over the process table. */
+function processTrees(roots: number[]): number[] {
   const children = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -44,14 +44,14 @@ function processTree(root: number): number[] {
       // Gone since readdir.
     }
   }
-  const out = [root];
+  const out = [...roots];
   for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]) ?? []));
   return out;
 }
 
-function treeSeconds(roots: number[]): number {
+function cpuSecondsOf(pids: number[]): number {
   let s = 0;
-  for (const pid of roots.flatMap(processTree)) {
+  for (const pid of pids) {
     try {
       s += procCpuSeconds(pid);
     } catch {
@@ -61,15 +61,21 @@ function treeSeconds(roots: number[]): number {
   return s;
 }
 
-/** A probe over the backends' process trees and, when given, the middle process's tree. */
-export function cpuProbe(backendPids: () => number[], middlePid: number | null): CpuProbe {
+/**
+ * A probe over the backends' process trees and, when given, the middle process's tree. The
+ * trees are listed once, here: a sample then reads only their /proc/<pid>/stat files, so the
+ * probe costs the client (whose CPU it measures) next to nothing.
+ */
+export function cpuProbe(backendRoots: number[], middleRoot: number | null): CpuProbe {
+  const backends = processTrees(backendRoots);
+  const middle = middleRoot === null ? [] : processTrees([middleRoot]);
   return () => {
     const own = process.cpuUsage();
     const m = machineTicks();
     return {
       client: (own.user + own.system) / 1e6,
-      backends: treeSeconds(backendPids()),
-      middle: middlePid === null ? 0 : treeSeconds([middlePid]),
+      backends: cpuSecondsOf(backends),
+      middle: cpuSecondsOf(middle),
       machineBusy: m.busy / CLOCK_TICKS,
       machineElapsed: m.elapsed / CLOCK_TICKS,
     };

@@ -178,11 +178,11 @@ class OffThreadHasher implements Hasher {
   }
 
   full(): boolean {
-    return hashBacklogFull();
+    return shared.backlog >= MAX_HASH_BACKLOG_BYTES;
   }
 
   drained(): Promise<void> {
-    return hashBacklogDrained();
+    return shared.drained();
   }
 
   dispose(): void {
@@ -197,16 +197,6 @@ class OffThreadHasher implements Hasher {
 /** Bytes handed to the hash worker and not hashed yet, over every job in this process. */
 export function hashBacklogBytes(): number {
   return shared.backlog;
-}
-
-/** True when a writer should pause its source until hashBacklogDrained() resolves. */
-function hashBacklogFull(): boolean {
-  return shared.backlog >= MAX_HASH_BACKLOG_BYTES;
-}
-
-/** Resolves once the worker has caught up to half the limit. */
-function hashBacklogDrained(): Promise<void> {
-  return shared.drained();
 }
 
 /** A hasher that does its work on the shared hash worker thread (same digests as createHasher). */
