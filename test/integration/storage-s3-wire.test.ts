@@ -76,6 +76,32 @@ describe('s3 driver PUT wire format', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  test('a body that keeps arriving for longer than timeoutMs in all is not timed out: the watchdog measures silence', async () => {
+    const srv = await startS3rver();
+    const timeoutMs = 400;
+    const b = driverFor(srv, timeoutMs);
+    try {
+      await b.ensureBucket('s3gw-wire');
+      // 12 pieces, one every 100 ms: ~1.2 s in all, three times the timeout, never 400 ms silent.
+      const data = randomBytes(12 * 1000);
+      const body = Readable.from(
+        (async function* () {
+          for (let i = 0; i < 12; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            yield data.subarray(i * 1000, (i + 1) * 1000);
+          }
+        })(),
+      );
+      const t0 = performance.now();
+      await b.put({ bucket: 's3gw-wire', key: 'trickle' }, body, data.length);
+      assert.ok(performance.now() - t0 > 2 * timeoutMs, 'the body did not take longer than the timeout: the test proves nothing');
+      assert.ok((await buffer(await b.get({ bucket: 's3gw-wire', key: 'trickle' }))).equals(data));
+    } finally {
+      await b.close?.();
+      await srv.stop();
+    }
+  });
 });
 
 // The data path signs its own requests (s3-wire.ts, with the SDK's signer): prove it on

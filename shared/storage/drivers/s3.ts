@@ -209,13 +209,9 @@ class S3Backend implements StorageBackend {
     // Inactivity watchdog: re-armed by every chunk, and after the last one it bounds the
     // wait for the server's answer. A slow client upstream also stalls it, which is what
     // any S3 server would do to an idle upload too (RequestTimeout).
-    let timer: NodeJS.Timeout | undefined;
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => fail(new BackendTimeoutError(this.name, 'PutObject', this.timeoutMs)), this.timeoutMs);
-    };
-    guard.onProgress = arm;
-    arm();
+    // One timer for the whole put, pushed back with refresh() (a 256 MiB body is 4096 chunks).
+    const timer = setTimeout(() => fail(new BackendTimeoutError(this.name, 'PutObject', this.timeoutMs)), this.timeoutMs);
+    guard.onProgress = () => timer.refresh();
     // pipeline (unlike pipe) forwards a source error into the guard, and the guard's
     // error reaches `fail`, which aborts the HTTP request: the server sees fewer than
     // Content-Length bytes, and a compliant one stores nothing (for the others, see
@@ -247,6 +243,7 @@ class S3Backend implements StorageBackend {
       await this.purge(loc);
       throw reason;
     } finally {
+      guard.onProgress = null;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     }
