@@ -2,8 +2,8 @@
 // one instance is published on a Redis channel, and every instance drops its cached copy.
 // Delivery in this process is immediate and needs no Redis; without REDIS_URL, or while
 // Redis is away, other instances fall back on their caches' TTL. A subscriber that lost its
-// connection may have missed messages: when it is back, every subscriber is told to forget
-// everything (key null). Redis pub/sub rather than PostgreSQL NOTIFY: CockroachDB has no
+// connection may have missed messages: once it is subscribed again, every subscriber is told
+// to forget everything (key null). Redis pub/sub rather than PostgreSQL NOTIFY: CockroachDB has no
 // LISTEN / NOTIFY (PRODUCT.md §2 asks for the portable form).
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -35,21 +35,32 @@ export function createInvalidationBus(opts: { redisUrl?: string; log: Logger }):
     if (!opts.redisUrl || pub) return;
     // No offline queue on the publisher: a change must not wait for Redis (the TTL covers it).
     pub = new Redis(opts.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
-    sub = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+    // Subscribed by hand on every 'ready' rather than by ioredis's autoResubscribe: ioredis
+    // emits 'ready' before it even sends the SUBSCRIBE, and a forget-all at that moment would
+    // leave one round trip in which a change published elsewhere is neither received nor
+    // covered (a lookup re-caches the old value, the message passes by).
+    sub = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, autoResubscribe: false });
     pub.on('error', () => {});
-    let everReady = false;
+    let everSubscribed = false;
     let warned = false;
-    sub.on('error', (e: Error) => {
+    const s = sub;
+    s.on('error', (e: Error) => {
       if (!warned) opts.log.warn({ err: e.message }, 'cache invalidation: Redis unreachable; other instances fall back on cache TTLs');
       warned = true;
     });
-    sub.on('ready', () => {
-      // ioredis re-subscribes on reconnect; what was published meanwhile is lost.
-      if (everReady) for (const topic of local.eventNames()) local.emit(topic, null);
-      everReady = true;
+    s.on('ready', () => {
       warned = false;
+      s.subscribe(INVALIDATION_CHANNEL).then(
+        () => {
+          // Messages flow again from here on; what was published while we were away is lost.
+          if (everSubscribed) for (const topic of local.eventNames()) local.emit(topic, null);
+          everSubscribed = true;
+        },
+        // The connection dropped again before the answer: the next 'ready' subscribes anew.
+        () => {},
+      );
     });
-    sub.on('message', (_channel: string, raw: string) => {
+    s.on('message', (_channel: string, raw: string) => {
       try {
         const m = JSON.parse(raw) as { from: string; topic: string; key: string };
         if (m.from !== me && typeof m.topic === 'string' && typeof m.key === 'string') local.emit(m.topic, m.key);
@@ -57,7 +68,6 @@ export function createInvalidationBus(opts: { redisUrl?: string; log: Logger }):
         // Not ours.
       }
     });
-    sub.subscribe(INVALIDATION_CHANNEL).catch(() => {});
   };
 
   return {
