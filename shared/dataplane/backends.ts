@@ -10,7 +10,18 @@ export interface LiveBackend {
   healthy: boolean;
   rttMs: number | null;
   lastError: string | null;
+  /** Checks in a row that ran out of time (see checkHealth). */
+  timeoutsInARow: number;
 }
+
+/**
+ * A check that fails outright (connection refused, an error answer) marks a backend unhealthy at
+ * once; one that only runs out of time must do so this many times in a row. A busy provider (or a
+ * busy machine) answers a ping late now and then while it keeps storing what it is sent, and an
+ * unhealthy mark is not free: with fewer than W healthy targets every write is refused with 503.
+ * A backend that really hangs is cut loose by the data path's own timeouts in the meantime.
+ */
+export const UNHEALTHY_AFTER_TIMEOUTS = 2;
 
 export type DriverFactory = (row: BackendRow) => StorageBackend;
 
@@ -36,7 +47,7 @@ export class BackendSet {
       if (cur) {
         cur.row = row;
       } else {
-        this.live.set(row.id, { row, driver: this.makeDriver(row), healthy: row.healthy, rttMs: row.lastRttMs, lastError: row.lastError });
+        this.live.set(row.id, { row, driver: this.makeDriver(row), healthy: row.healthy, rttMs: row.lastRttMs, lastError: row.lastError, timeoutsInARow: 0 });
       }
     }
     for (const [id, b] of this.live) {
@@ -55,16 +66,20 @@ export class BackendSet {
     return [...this.live.values()];
   }
 
-  /** Ping every backend once, in parallel; record what was seen. */
+  /** Ping every backend once, in parallel; record what was seen (UNHEALTHY_AFTER_TIMEOUTS). */
   async checkHealth(timeoutMs: number): Promise<void> {
     await Promise.all(
       this.all().map(async (b) => {
-        const h = await b.driver.health(AbortSignal.timeout(timeoutMs)).catch((e: Error) => ({ ok: false, rttMs: timeoutMs, error: e.message }));
-        if (b.healthy !== h.ok) this.log.warn({ backend: b.row.name, healthy: h.ok, error: h.error }, 'backend health changed');
-        b.healthy = h.ok;
-        b.rttMs = h.ok ? h.rttMs : null;
+        const deadline = AbortSignal.timeout(timeoutMs);
+        const h = await b.driver.health(deadline).catch((e: Error) => ({ ok: false, rttMs: timeoutMs, error: e.message }));
+        b.timeoutsInARow = !h.ok && deadline.aborted ? b.timeoutsInARow + 1 : 0;
+        const healthy = h.ok || (b.healthy && b.timeoutsInARow > 0 && b.timeoutsInARow < UNHEALTHY_AFTER_TIMEOUTS);
+        if (b.healthy !== healthy) this.log.warn({ backend: b.row.name, healthy, error: h.error }, 'backend health changed');
+        else if (!h.ok && healthy) this.log.info({ backend: b.row.name, error: h.error, timeoutsInARow: b.timeoutsInARow }, 'backend health check timed out; still counted healthy');
+        b.healthy = healthy;
+        b.rttMs = h.ok ? h.rttMs : healthy ? b.rttMs : null;
         b.lastError = h.error ?? null;
-        await this.store.recordBackendHealth(b.row.id, { healthy: h.ok, rttMs: b.rttMs, error: b.lastError }).catch(() => {});
+        await this.store.recordBackendHealth(b.row.id, { healthy, rttMs: b.rttMs, error: b.lastError }).catch(() => {});
       }),
     );
   }
