@@ -146,6 +146,10 @@ async function s3Phase(s: Settings, cleanup: Cleanup, data: Buffer, payloads: Bu
   // Listed after the throughput rows, in the issue's order, even if those fail.
   try {
     await s3Throughput(s, gw, servers, directS, fedgateS, data, payloads, out, snap);
+  } catch (e) {
+    // The gateway's warnings say why (which backends failed a write, and how).
+    log(`  gateway stderr, last lines:\n${gw.stderrTail()}`);
+    throw e;
   } finally {
     out.row(rssRow(`gateway peak RSS, ${size(s.rssBytes)} PUT+GET`, rss.peakBytes, s.rssGoalBytes, rss.error));
   }
