@@ -39,11 +39,11 @@ export function createInvalidationBus(opts: { redisUrl?: string; log: Logger }):
     // emits 'ready' before it even sends the SUBSCRIBE, and a forget-all at that moment would
     // leave one round trip in which a change published elsewhere is neither received nor
     // covered (a lookup re-caches the old value, the message passes by).
-    sub = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, autoResubscribe: false });
+    const s = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, autoResubscribe: false });
+    sub = s;
     pub.on('error', () => {});
     let everSubscribed = false;
     let warned = false;
-    const s = sub;
     s.on('error', (e: Error) => {
       if (!warned) opts.log.warn({ err: e.message }, 'cache invalidation: Redis unreachable; other instances fall back on cache TTLs');
       warned = true;

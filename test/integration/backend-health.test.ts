@@ -1,29 +1,40 @@
-// The health pinger's verdict on a real s3rver: refused at once is unhealthy at once; a ping
+// The health pinger's verdict on a real s3rver, recorded in a real metadata store: refused at once is unhealthy at once; a ping
 // that only runs out of time (the process paused, or too busy to answer in time) must do so
 // UNHEALTHY_AFTER_TIMEOUTS times in a row, because an unhealthy mark turns writes into 503s.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BackendRow, MetadataStore } from '../../metadata/types.ts';
+import { createPgMetadataStore, type MetadataStore } from '../../metadata/index.ts';
 import { BackendSet, UNHEALTHY_AFTER_TIMEOUTS } from '../../shared/dataplane/backends.ts';
 import { createLogger } from '../../shared/observability/logger.ts';
 import { createS3Backend } from '../../shared/storage/index.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg.ts';
 import { startS3rver, type S3ServerHandle } from '../helpers/s3-servers.ts';
 
 const TIMEOUT_MS = 400;
 
 describe('backend health checks against a real s3rver', () => {
   let srv: S3ServerHandle;
+  let db: TestDatabase;
+  let store: MetadataStore;
   let set: BackendSet;
-  const recorded: { healthy: boolean; error: string | null }[] = [];
+  let id: string;
 
   before(async () => {
     srv = await startS3rver();
-    const row = { id: 'b1', name: 's3rver-1', state: 'active', healthy: true, lastRttMs: null, lastError: null } as unknown as BackendRow;
-    // Only what BackendSet uses of the metadata authority: the registry and the health record.
-    const store = {
-      listBackends: async () => [row],
-      recordBackendHealth: async (_id: string, h: { healthy: boolean; error: string | null }) => void recorded.push(h),
-    } as unknown as MetadataStore;
+    db = await createTestDatabase();
+    store = createPgMetadataStore(db.pool);
+    const row = await store.createBackend({
+      name: 's3rver-1',
+      type: 's3',
+      endpoint: srv.endpoint,
+      path: null,
+      region: 'eu-west',
+      jurisdiction: 'EU',
+      country: 'DE',
+      provider: 's3rver',
+      credentialsSealed: 'unused: the driver factory below has the credentials',
+    });
+    id = row.id;
     set = new BackendSet(
       store,
       () => createS3Backend({ name: 's3rver-1', endpoint: srv.endpoint, region: 'us-east-1', accessKeyId: srv.accessKeyId, secretAccessKey: srv.secretAccessKey, timeoutMs: 5000 }),
@@ -35,9 +46,12 @@ describe('backend health checks against a real s3rver', () => {
     srv?.resume();
     await set?.closeAll();
     await srv?.stop();
+    await db?.drop();
   });
 
-  const b = () => set.get('b1')!;
+  /** What the registry says (what GET /admin/storage shows). */
+  const recorded = async () => (await store.getBackendByName('s3rver-1'))!.healthy;
+  const b = () => set.get(id)!;
 
   test('a check that times out once leaves the backend healthy; the next good check clears the count', async () => {
     await set.checkHealth(TIMEOUT_MS);
@@ -51,7 +65,7 @@ describe('backend health checks against a real s3rver', () => {
     assert.ok(b().lastError, 'the paused s3rver answered the ping: the test proves nothing');
     assert.equal(b().timeoutsInARow, 1);
     assert.equal(b().healthy, true);
-    assert.equal(recorded.at(-1)?.healthy, true);
+    assert.equal(await recorded(), true);
     await set.checkHealth(5000);
     assert.equal(b().healthy, true);
     assert.equal(b().timeoutsInARow, 0);
@@ -64,7 +78,7 @@ describe('backend health checks against a real s3rver', () => {
         await set.checkHealth(TIMEOUT_MS);
         assert.equal(b().healthy, i < UNHEALTHY_AFTER_TIMEOUTS, `after ${i} timed-out checks`);
       }
-      assert.equal(recorded.at(-1)?.healthy, false);
+      assert.equal(await recorded(), false);
     } finally {
       srv.resume();
     }
@@ -78,6 +92,7 @@ describe('backend health checks against a real s3rver', () => {
     await srv.kill();
     await set.checkHealth(TIMEOUT_MS);
     assert.equal(b().healthy, false);
+    assert.equal(await recorded(), false);
     assert.match(String(b().lastError), /ECONNREFUSED|refused|socket hang up|ECONNRESET/i);
   });
 });
