@@ -279,8 +279,7 @@ class S3Backend implements StorageBackend {
       // The deadline covers the wait for the response headers; afterwards only the
       // caller's signal and the socket inactivity timeout apply to the streaming body.
       const res = await this.call('GetObject', signal, (s) =>
-        this.wire.send({
-          method: 'GET',
+        this.wire.get({
           bucket: loc.bucket,
           key: loc.key,
           headers: range ? { range: `bytes=${range.start}-${range.end}` } : undefined,
@@ -289,7 +288,8 @@ class S3Backend implements StorageBackend {
         }),
       );
       const contentLength = res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
-      return range ? exactRangeBody(res, range, res.headers['content-range'], contentLength) : res;
+      const contentRange = res.headers['content-range'];
+      return range ? exactRangeBody(res.body, range, typeof contentRange === 'string' ? contentRange : undefined, contentLength) : res.body;
     } catch (err) {
       if (isNotFound(err)) throw new BlobNotFoundError(loc, this.name);
       if (errName(err) === 'InvalidRange' || status(err) === 416) throw new RangeError(`range ${range?.start}-${range?.end} not satisfiable`);
@@ -354,6 +354,7 @@ class S3Backend implements StorageBackend {
 
   async close(): Promise<void> {
     if (this.client) (await this.client).client.destroy();
+    this.wire.close();
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
