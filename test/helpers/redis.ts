@@ -1,6 +1,7 @@
 // A redis-server of the test's own on a free port (stop it to test what happens without Redis).
 import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
+import { freePort } from './s3-servers.ts';
 
 export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
@@ -11,13 +12,6 @@ export const reachable = (port: number) =>
     c.on('error', () => r(false));
   });
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** A new, empty redis-server; on `port` when given (a Redis that comes back where it was). */
 export async function startRedisServer(port?: number): Promise<{ url: string; port: number; stop(): Promise<void> }> {

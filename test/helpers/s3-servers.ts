@@ -43,15 +43,27 @@ export interface S3ServerOptions {
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
 
+/**
+ * A port nothing listens on, for a child process to bind. Taken below the kernel's ephemeral
+ * range (32768–60999 on Linux): a port from listen(0) comes from that range, and between our
+ * probe and the child's bind an outgoing connection of any process on the machine may be given
+ * it as its local port (seen: a `fedgate serve` that starts its embedded PostgreSQL first, then
+ * EADDRINUSE). Random ports below the range are only ever taken by listeners.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await bindable(port)) return port;
+  }
+  throw new Error('no free port found between 20000 and 32000');
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
