@@ -159,6 +159,23 @@ describe('http1 GET reader against node:http', () => {
     }
   });
 
+  test("aborting a GET whose answer is complete (unread) does not touch the next GET on the same socket", async () => {
+    const p = pool(port);
+    const first = new AbortController();
+    try {
+      // 3000 bytes come with the head: the answer is complete and the socket back in the pool
+      // before anyone reads the body.
+      const r1 = await p.get('/small', { host: 'x' }, first.signal);
+      await sleep(20);
+      const r2 = await p.get('/big', { host: 'x' }, never);
+      first.abort(new Error('the first client went away'));
+      assert.equal(md5(await buffer(r2.body)), md5(big));
+      assert.ok((await buffer(r1.body)).equals(small));
+    } finally {
+      p.close();
+    }
+  });
+
   test('an abort mid-body fails the body with the abort reason', async () => {
     const p = pool(port);
     const ctl = new AbortController();

@@ -386,14 +386,13 @@ export class Http1GetPool {
     }
     const c = conn;
     return new Promise<Http1Response>((resolve, reject) => {
+      // Acts on this exchange only: once it is done, the socket may already carry another one.
       const onAbort = () => {
-        const ex = c.ex;
-        if (!ex) return;
+        if (ex.done) return;
         const reason = signal.reason instanceof Error ? signal.reason : new Http1ProtocolError('aborted', 'ABORT_ERR');
         if (ex.body) ex.body.destroy(reason);
         else c.abandon(ex, reason);
       };
-      signal.addEventListener('abort', onAbort, { once: true });
       const ex: Exchange = {
         resolve: (r) => {
           r.body.once('close', () => signal.removeEventListener('abort', onAbort));
@@ -414,6 +413,7 @@ export class Http1GetPool {
         line: '',
         done: false,
       };
+      signal.addEventListener('abort', onAbort, { once: true });
       c.start(ex, head, this.o.timeoutMs, this.o.onTimeout);
     });
   }
