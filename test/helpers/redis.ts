@@ -12,7 +12,6 @@ export const reachable = (port: number) =>
     c.on('error', () => r(false));
   });
 
-
 /** A new, empty redis-server; on `port` when given (a Redis that comes back where it was). */
 export async function startRedisServer(port?: number): Promise<{ url: string; port: number; stop(): Promise<void> }> {
   port ??= await freePort();

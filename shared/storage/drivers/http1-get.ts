@@ -153,17 +153,9 @@ class Connection {
   private feed(ex: Exchange, chunk: Buffer): void {
     ex.received += chunk.length;
     let rest = chunk;
-    while (rest.length > 0) {
-      if (ex.body === null) {
-        // An incomplete head returns nothing; a 1xx head returns what follows it.
-        rest = this.feedHead(ex, rest);
-        if (ex.done) break;
-        continue;
-      }
-      rest = this.feedBody(ex, rest);
-      if (ex.done) break;
-    }
-    if (ex.done && rest.length > 0) throw new Http1ProtocolError(`the backend sent ${rest.length} bytes after the response`);
+    // feedHead returns nothing while the head is incomplete, and what follows a 1xx head.
+    while (rest.length > 0 && !ex.done) rest = ex.body === null ? this.feedHead(ex, rest) : this.feedBody(ex, rest);
+    if (rest.length > 0) throw new Http1ProtocolError(`the backend sent ${rest.length} bytes after the response`);
   }
 
   /** Accumulates the head; once complete, answers the request and returns the bytes after it. */
@@ -174,8 +166,7 @@ class Connection {
     const end = head.indexOf('\r\n\r\n', Math.max(0, prevLen - 3), 'latin1');
     if (end < 0) {
       if (head.length > MAX_HEAD_BYTES) throw new Http1ProtocolError(`response head over ${MAX_HEAD_BYTES} bytes`);
-      // Copied: the slab behind `chunk` is reused once this read is done with.
-      ex.head = Buffer.from(head);
+      ex.head = head;
       return Buffer.alloc(0);
     }
     const text = head.toString('latin1', 0, end);
@@ -325,7 +316,7 @@ class Connection {
   }
 
   /** The connection broke: fail whatever it was doing, and forget it. */
-  fail(err: Error, retryable = false): void {
+  private fail(err: Error, retryable = false): void {
     this.pool.forget(this);
     this.socket.destroy();
     const ex = this.ex;
@@ -357,13 +348,13 @@ export class Http1GetPool {
 
   /** Send `GET path` with these headers; resolves at the response head, the body streaming. */
   async get(path: string, headers: Record<string, string>, signal: AbortSignal): Promise<Http1Response> {
+    if (/\s/.test(path)) throw new TypeError('request path has white space');
     let head = `GET ${path} HTTP/1.1\r\n`;
     for (const [k, v] of Object.entries(headers)) {
       if (/[\r\n]/.test(k) || /[\r\n]/.test(v)) throw new TypeError(`header ${k} has a line break`);
       head += `${k}: ${v}\r\n`;
     }
     head += '\r\n';
-    if (/[\s]/.test(path)) throw new TypeError('request path has white space');
     try {
       return await this.attempt(head, signal, false);
     } catch (err) {

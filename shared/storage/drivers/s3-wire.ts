@@ -139,9 +139,9 @@ export class S3Wire {
 
   /**
    * GetObject: like send(), but on a plain-HTTP endpoint the answer is read by http1-get.ts
-   * (large socket reads, no copies), which costs the gateway about half the CPU per GiB of
-   * node:http's client. A 2xx resolves with the body streaming; anything else rejects with
-   * S3WireError.
+   * (large socket reads, no copies), which costs the gateway less CPU per GiB than node:http's
+   * client (docs/ARCHITECTURE.md, "Backend drivers"). A 2xx resolves with the body streaming;
+   * anything else rejects with S3WireError.
    */
   async get(r: Omit<WireRequest, 'method' | 'body' | 'contentLength'>): Promise<WireGetResponse> {
     const req: WireRequest = { ...r, method: 'GET' };
