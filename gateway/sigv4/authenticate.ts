@@ -2,6 +2,7 @@
 // S3 does it (https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html).
 // The body is not read here: the payload verifier (payload-verifier.ts) checks it as it
 // streams, using the signing context this returns.
+import { createSecretKey } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { canonicalRequest, stringToSign } from './canonical.ts';
 import type { DistinctHeaders } from './canonical.ts';
@@ -153,7 +154,7 @@ async function authenticateSigV2Presigned(req: SigV4Request, params: QueryParam[
     decodedContentLength: decodedContentLength(payload, req.headers),
     signedHeaders: [],
   };
-  const signing: SigningContext = { key: Buffer.alloc(0), seedSignature: '', scope: '', amzDate: '' };
+  const signing: SigningContext = { key: createSecretKey(Buffer.alloc(0)), seedSignature: '', scope: '', amzDate: '' };
   return Object.defineProperty(result, 'signing', { value: Object.freeze(signing), enumerable: false }) as AuthResult;
 }
 

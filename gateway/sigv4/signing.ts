@@ -1,7 +1,8 @@
 // SigV4 primitives: signing-key derivation, HMAC, constant-time comparison and the
 // ISO 8601 basic timestamps SigV4 uses
 // (https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html).
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { hmacSha256 } from '../../shared/checksums/index.ts';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const TERMINAL = 'aws4_request';
@@ -11,7 +12,7 @@ export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca49
 
 /** What the payload verifier needs to check chunk and trailer signatures. */
 export interface SigningContext {
-  readonly key: Buffer;
+  readonly key: KeyObject;
   /** The request's own signature, which seeds the chunk-signature chain. */
   readonly seedSignature: string;
   /** `YYYYMMDD/region/s3/aws4_request` */
@@ -20,8 +21,8 @@ export interface SigningContext {
   readonly amzDate: string;
 }
 
-export function hmac(key: Uint8Array | string, data: string): Buffer {
-  return createHmac('sha256', key).update(data, 'utf8').digest();
+export function hmac(key: Uint8Array | string | KeyObject, data: string): Buffer {
+  return hmacSha256(key).update(data, 'utf8').digest();
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
@@ -29,8 +30,8 @@ export function sha256Hex(data: string | Uint8Array): string {
 }
 
 /** kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), "s3"), "aws4_request"). */
-export function deriveSigningKey(secret: string, date: string, region: string): Buffer {
-  return hmac(hmac(hmac(hmac('AWS4' + secret, date), region), SERVICE), TERMINAL);
+export function deriveSigningKey(secret: string, date: string, region: string): KeyObject {
+  return createSecretKey(hmac(hmac(hmac(hmac('AWS4' + secret, date), region), SERVICE), TERMINAL));
 }
 
 /**
@@ -40,13 +41,13 @@ export function deriveSigningKey(secret: string, date: string, region: string): 
  */
 export class SigningKeyCache {
   private readonly max: number;
-  private readonly entries = new Map<string, Buffer>();
+  private readonly entries = new Map<string, KeyObject>();
 
   constructor(maxEntries = 256) {
     this.max = Math.max(1, maxEntries);
   }
 
-  get(secret: string, date: string, region: string): Buffer {
+  get(secret: string, date: string, region: string): KeyObject {
     // NUL cannot occur in a date or a region, so the composite key is unambiguous.
     const id = `${date}\0${region}\0${secret}`;
     const hit = this.entries.get(id);
@@ -67,8 +68,8 @@ export class SigningKeyCache {
 }
 
 /** Hex HMAC of a string-to-sign. */
-export function signHex(signingKey: Uint8Array, stringToSign: string): string {
-  return createHmac('sha256', signingKey).update(stringToSign, 'utf8').digest('hex');
+export function signHex(signingKey: KeyObject, stringToSign: string): string {
+  return hmacSha256(signingKey).update(stringToSign, 'utf8').digest('hex');
 }
 
 /**

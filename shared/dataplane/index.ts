@@ -40,10 +40,15 @@ export interface WrittenChunk {
   settle(committed: boolean): void;
 }
 
+/** Enough for every (tenant, bucket, provider) a gateway serves at once; deriving a name again costs an HMAC, ~35 µs here. */
+const MAX_CACHED_NAMES = 10_000;
+
 export class DataPlane {
   private readonly d: DataPlaneDeps;
   /** (bucket id, backend id) pairs whose physical bucket is known to exist. */
   private readonly ensured = new Set<string>();
+  /** Physical bucket names already derived (an HMAC each); bounded, cleared when full. */
+  private readonly names = new Map<string, string>();
 
   constructor(deps: DataPlaneDeps) {
     this.d = deps;
@@ -54,7 +59,15 @@ export class DataPlane {
   }
 
   physicalBucket(tenantId: string, bucketName: string, backend: LiveBackend): string {
-    return physicalBucketName(this.d.namingSecret, tenantId, bucketName, backend.row.provider);
+    // NUL cannot occur in a tenant id or a bucket name (physicalBucketName refuses it).
+    const k = `${tenantId}\0${bucketName}\0${backend.row.provider}`;
+    let name = this.names.get(k);
+    if (name === undefined) {
+      name = physicalBucketName(this.d.namingSecret, tenantId, bucketName, backend.row.provider);
+      if (this.names.size >= MAX_CACHED_NAMES) this.names.clear();
+      this.names.set(k, name);
+    }
+    return name;
   }
 
   /** Make sure the bucket's physical bucket exists on `backend` and is recorded. */

@@ -2,7 +2,7 @@
 // bucket per backend, `s3gw-<hash>-<provider>`, so providers learn neither tenant nor
 // bucket names, and two tenants can both own `photos`. The hash is keyed (HMAC with a
 // deployment secret) so a provider cannot confirm a guessed name offline.
-import { createHmac } from 'node:crypto';
+import { hmacSha256 } from '../checksums/index.ts';
 
 const PREFIX = 's3gw-';
 /** 26 base32 characters = 130 bits of the HMAC: collisions are out of reach. */
@@ -50,7 +50,7 @@ export function physicalBucketName(secret: Buffer, tenantId: string, bucket: str
   if (!tenantId || tenantId.includes('\0')) throw new Error('tenant id must be non-empty and contain no NUL');
   if (!bucket || bucket.includes('\0')) throw new Error('bucket name must be non-empty and contain no NUL');
   // NUL cannot occur in either part, so (tenant, bucket) ↦ message is injective.
-  const mac = createHmac('sha256', secret).update(`${tenantId}\0${bucket}`, 'utf8').digest();
+  const mac = hmacSha256(secret).update(`${tenantId}\0${bucket}`, 'utf8').digest();
   const name = `${PREFIX}${base32(mac).slice(0, HASH_CHARS)}-${sanitizeProvider(provider)}`;
   // Only `-s3alias` can arise (the provider label has no '-' or '.'); S3 reserves it
   // for access point aliases.

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checksumBase64, createHasher } from '../../shared/checksums/index.ts';
+import { createSecretKey } from 'node:crypto';
+import { checksumBase64, createHasher, hmacSha256 } from '../../shared/checksums/index.ts';
 import { createOffThreadHasher } from '../../shared/checksums/off-thread.ts';
 
 // Reference values: the check value "123456789" of each CRC catalogue entry
@@ -71,4 +72,14 @@ console.log((await h.digest()).toString('hex'));`;
   );
   const { createHash } = await import('node:crypto');
   assert.equal(out.trim(), createHash('md5').update(Buffer.alloc(3_000_000, 1)).digest('hex'));
+});
+
+test('hmacSha256 gives the RFC 4231 HMAC-SHA256 whatever form the key takes (string, Buffer, a Uint8Array view, KeyObject)', () => {
+  // RFC 4231, test case 2: key "Jefe", data "what do ya want for nothing?".
+  const want = '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843';
+  const inner = Buffer.from('xxJefexx', 'latin1');
+  const view = new Uint8Array(inner.buffer, inner.byteOffset + 2, 4);
+  for (const key of ['Jefe', Buffer.from('Jefe'), view, createSecretKey(Buffer.from('Jefe'))]) {
+    assert.equal(hmacSha256(key).update('what do ya want for nothing?').digest('hex'), want);
+  }
 });

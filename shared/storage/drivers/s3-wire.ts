@@ -13,7 +13,8 @@
 // What goes on the wire is what the SDK sent for us before (see s3.ts): path-style (or
 // virtual-host) URLs, `x-amz-content-sha256: UNSIGNED-PAYLOAD` with a plain, length-known
 // body for PUT, the empty-payload hash for the others, no Expect, keep-alive sockets.
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { createHash, type Hash, type Hmac } from 'node:crypto';
+import { hmacSha256 } from '../../checksums/index.ts';
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
@@ -43,7 +44,7 @@ class NodeSha256 {
   private h: Hash | Hmac;
   constructor(secret?: SourceData) {
     this.secret = secret === undefined ? undefined : bytes(secret);
-    this.h = this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
+    this.h = this.secret === undefined ? createHash('sha256') : hmacSha256(this.secret);
   }
   update(data: SourceData): void {
     this.h.update(bytes(data));
@@ -52,7 +53,7 @@ class NodeSha256 {
     return Promise.resolve(new Uint8Array(this.h.digest()));
   }
   reset(): void {
-    this.h = this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
+    this.h = this.secret === undefined ? createHash('sha256') : hmacSha256(this.secret);
   }
 }
 
