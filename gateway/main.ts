@@ -9,6 +9,7 @@ import { Registry, Counter, Histogram, collectDefaultMetrics } from 'prom-client
 import { integrityRegistry } from '../shared/observability/integrity-metrics.ts';
 import type { Runtime } from '../shared/runtime/index.ts';
 import { ACCESS_KEY_TOPIC } from '../shared/cache/invalidation.ts';
+import { cachingBucketStore } from './bucket-cache.ts';
 import type { Bootstrap } from '../shared/runtime/bootstrap.ts';
 import { addTenantKey, generateKeyPair, accessKeyContext } from '../shared/runtime/bootstrap.ts';
 import type { GatewayContext } from './context.ts';
@@ -64,7 +65,7 @@ export async function startGateway(rt: Runtime, boot: Bootstrap, opts: { s3Port?
   const latency = new Histogram({ name: 'fedgate_s3_request_seconds', help: 'S3 request latency', labelNames: ['op'], registers: [registry], buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10, 60] });
 
   const ctx: GatewayContext = {
-    store: rt.store,
+    store: cachingBucketStore(rt.store, rt.invalidation),
     tagsCors: rt.tagsCors,
     vault: rt.vault,
     data: rt.data,

@@ -13,6 +13,8 @@ import type { Logger } from '../observability/logger.ts';
 export const INVALIDATION_CHANNEL = 'fedgate:invalidate';
 /** Topic of access keys (key: the access key id). */
 export const ACCESS_KEY_TOPIC = 'access-key';
+/** Topic of bucket rows (key: the bucket id). */
+export const BUCKET_TOPIC = 'bucket';
 
 export interface InvalidationBus {
   /** Drops `key` of `topic` here at once, and on every other instance through Redis. */
