@@ -14,7 +14,7 @@ import { largeCases, rssPhase, smallCases } from './lib/cases.ts';
 import { abortOnSignalOrTimeout, Cleanup, log, runBenchmark, runStart, writeResults } from './lib/run.ts';
 import { fsSide } from './lib/fs-side.ts';
 import { startGatewayChild, type GatewayChild } from './lib/gateway-child.ts';
-import { createBenchDatabase } from './lib/pg-database.ts';
+import { createBenchDatabase, type BenchDatabase } from './lib/pg-database.ts';
 import { cpuRows, cpuTable, markdownTable, rssRow, throughputRow, type CpuRow, type Row } from './lib/report.ts';
 import { cpuProbe } from './lib/cpu.ts';
 import { createBucket, directSide, fedgateSide, makeClient, type Side } from './lib/s3-targets.ts';
@@ -61,7 +61,12 @@ function size(bytes: number): string {
   return bytes >= GiB ? `${bytes / GiB} GiB` : bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / KiB} KiB`;
 }
 
-async function gatewayWithDatabase(s: Settings, cleanup: Cleanup, defaultBackends: 'none' | 'local', env?: Record<string, string>): Promise<{ gw: GatewayChild; stop: () => Promise<void>; database: string }> {
+async function gatewayWithDatabase(
+  s: Settings,
+  cleanup: Cleanup,
+  defaultBackends: 'none' | 'local',
+  env?: Record<string, string>,
+): Promise<{ gw: GatewayChild; stop: () => Promise<void>; database: string; db: BenchDatabase | null }> {
   const db = await createBenchDatabase(s.pgServerUrl);
   const dropDb = db ? cleanup.add(`drop database ${db.name}`, () => db.drop()) : async () => {};
   if (!db) log(`  PostgreSQL at ${new URL(s.pgServerUrl).host} unreachable: the gateway starts its embedded PostgreSQL`);
@@ -70,6 +75,7 @@ async function gatewayWithDatabase(s: Settings, cleanup: Cleanup, defaultBackend
   log(`  fedgate serve (pid ${gw.pid}, FEDGATE_DEFAULT_BACKENDS=${defaultBackends}) ready at ${gw.endpoint}`);
   return {
     gw,
+    db,
     database: db ? `external (${db.name})` : 'embedded',
     stop: async () => {
       await stopGw();
@@ -119,7 +125,7 @@ async function s3Phase(s: Settings, cleanup: Cleanup, data: Buffer, payloads: Bu
   log('S3 phase: three s3rver backends, direct SDK vs Fedgate');
   const servers = await Promise.all([0, 1, 2].map(() => startS3rver()));
   const stopServers = cleanup.add('stop s3rver backends', () => Promise.all(servers.map((srv) => srv.stop())));
-  const { gw, stop, database } = await gatewayWithDatabase(s, cleanup, 'none');
+  const { gw, stop, database, db } = await gatewayWithDatabase(s, cleanup, 'none');
   out.detail('s3.database', database);
   await addS3rvers(gw, servers);
   const direct = servers.map((srv) => clientFor(cleanup, srv));
@@ -145,7 +151,7 @@ async function s3Phase(s: Settings, cleanup: Cleanup, data: Buffer, payloads: Bu
   snap('after RSS phase');
   // Listed after the throughput rows, in the issue's order, even if those fail.
   try {
-    await s3Throughput(s, gw, servers, directS, fedgateS, data, payloads, out, snap);
+    await s3Throughput(s, gw, db, servers, directS, fedgateS, data, payloads, out, snap);
   } catch (e) {
     // The gateway's warnings say why (which backends failed a write, and how).
     log(`  gateway stderr, last lines:\n${gw.stderrTail()}`);
@@ -162,13 +168,16 @@ async function s3Phase(s: Settings, cleanup: Cleanup, data: Buffer, payloads: Bu
   await stopServers();
 }
 
-/** CPU probes for a comparison: the direct side (client + backends) and the side through `middlePid`. */
-function probes(servers: S3ServerHandle[], middlePid: number) {
+/**
+ * CPU probes for a comparison: the direct side (client + backends) and the side through
+ * `middlePid`, with the PostgreSQL backends of the gateway's database when it has one.
+ */
+function probes(servers: S3ServerHandle[], middlePid: number, db: BenchDatabase | null = null) {
   const backends = servers.map((srv) => srv.pid);
-  return { direct: cpuProbe(backends, null), fedgate: cpuProbe(backends, middlePid) };
+  return { direct: cpuProbe(backends, null), fedgate: cpuProbe(backends, middlePid, db ? () => db.backendPids() : undefined) };
 }
 
-async function s3Throughput(s: Settings, gw: GatewayChild, servers: S3ServerHandle[], directS: Side, fedgateS: Side, data: Buffer, payloads: Buffer[], out: Sink, snap: (when: string) => void): Promise<void> {
+async function s3Throughput(s: Settings, gw: GatewayChild, db: BenchDatabase | null, servers: S3ServerHandle[], directS: Side, fedgateS: Side, data: Buffer, payloads: Buffer[], out: Sink, snap: (when: string) => void): Promise<void> {
 
   const L = size(data.length);
   const S = `${size(s.smallBytes)} ×${payloads.length} c=${s.concurrency}`;
@@ -180,7 +189,7 @@ async function s3Throughput(s: Settings, gw: GatewayChild, servers: S3ServerHand
     afterFedgatePut: async (key) => {
       replicaStates[key] = await replicaStateCounts(gw, 'bench', key);
     },
-    cpu: probes(servers, gw.pid),
+    cpu: probes(servers, gw.pid, db),
   });
   out.detail('s3.large', large);
   out.detail('s3.large.replicaStatesAfterPut', replicaStates);
@@ -190,8 +199,15 @@ async function s3Throughput(s: Settings, gw: GatewayChild, servers: S3ServerHand
   out.cpu([...cpuRows(`GET ${L}`, large.get, 'fedgate'), ...cpuRows(`PUT ${L}`, large.put, 'fedgate')]);
   snap('after large');
   log(`  small objects: ${payloads.length} × ${size(s.smallBytes)} per side, concurrency ${s.concurrency}, ${s.rounds} rounds`);
-  const small = await smallCases(directS, fedgateS, payloads, { concurrency: s.concurrency, rounds: s.rounds, warmOps: Math.min(200, payloads.length), prefix: '' }, log);
+  const small = await smallCases(
+    directS,
+    fedgateS,
+    payloads,
+    { concurrency: s.concurrency, rounds: s.rounds, warmOps: Math.min(200, payloads.length), prefix: '', cpu: probes(servers, gw.pid, db) },
+    log,
+  );
   out.detail('s3.small', small);
+  out.cpu([...cpuRows(`GET ${size(s.smallBytes)} c=${s.concurrency}`, small.get, 'fedgate'), ...cpuRows(`PUT ${size(s.smallBytes)} c=${s.concurrency}`, small.put, 'fedgate')]);
   out.row(throughputRow(`GET ${S}, s3rver ×3`, small.get, 0.5));
   out.row(throughputRow(`PUT ${S}, s3rver ×3`, small.put, 0.5));
   snap('after small');
@@ -203,12 +219,12 @@ async function s3Throughput(s: Settings, gw: GatewayChild, servers: S3ServerHand
  * GET row is printed; the PUT is the same path as in the main rows.
  */
 async function unverifiedReads(s: Settings, cleanup: Cleanup, servers: S3ServerHandle[], directS: Side, data: Buffer, out: Sink): Promise<void> {
-  const { gw, stop } = await gatewayWithDatabase(s, cleanup, 'none', { FEDGATE_VERIFY_READS: '0' });
+  const { gw, stop, db } = await gatewayWithDatabase(s, cleanup, 'none', { FEDGATE_VERIFY_READS: '0' });
   await addS3rvers(gw, servers);
   const fg = clientFor(cleanup, gw);
   await createBucket(fg, 'bench');
   log('  reads not verified: the large cases through a gateway with FEDGATE_VERIFY_READS=0');
-  const large = await largeCases(directS, fedgateSide(fg, 'bench'), data, s.reps, 'noverify-', log, { cpu: probes(servers, gw.pid) });
+  const large = await largeCases(directS, fedgateSide(fg, 'bench'), data, s.reps, 'noverify-', log, { cpu: probes(servers, gw.pid, db) });
   out.detail('s3.large.unverifiedReads', large);
   out.cpu(cpuRows(`GET ${size(data.length)}`, large.get, 'fedgate, reads not verified'));
   out.row(throughputRow(`GET ${size(data.length)}, reads not verified (info)`, large.get, null));

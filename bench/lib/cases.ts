@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { GatewayChild } from './gateway-child.ts';
 import { getObjectBody, putObject, type Side } from './s3-targets.ts';
-import { costPerGiB, medianCost, type CpuGroups, type CpuProbe } from './cpu.ts';
+import { costPerGiB, costPerOp, medianCost, type CpuGroups, type CpuProbe } from './cpu.ts';
 import { assertBytes, crcOf, drainBuffer, drainCrc, median, MiB, patternCrc, patternStream, percentile, runPool, splitRounds, timeIt } from './workload.ts';
 
 export interface Measurement {
@@ -17,6 +17,8 @@ export interface Measurement {
   latencyMs?: { direct: { p50: number; p99: number }; fedgate: { p50: number; p99: number } };
   /** Large cases with CPU probes: CPU seconds per GiB moved, median over the timed reps (cpu.ts). */
   cpuPerGiB?: { direct: CpuGroups; fedgate: CpuGroups };
+  /** Small cases with CPU probes: CPU milliseconds per operation, median over the rounds. */
+  cpuPerOp?: { direct: CpuGroups; fedgate: CpuGroups };
 }
 
 export type Log = (msg: string) => void;
@@ -60,9 +62,9 @@ export async function largeCases(direct: Side, fedgate: Side, data: Buffer, reps
   /** Time `fn` and, with probes, record the CPU it cost. */
   const measured = async (op: 'put' | 'get', s: Side, fn: () => Promise<unknown>): Promise<number> => {
     const probe = opts.cpu?.[sideOf(s)];
-    const before = probe?.();
+    const before = await probe?.();
     const t = await timeIt(fn);
-    if (probe && before) cpu[op][sideOf(s)].push(costPerGiB(before, probe(), data.length));
+    if (probe && before) cpu[op][sideOf(s)].push(costPerGiB(before, await probe(), data.length));
     return t;
   };
 
@@ -103,7 +105,7 @@ export async function smallCases(
   direct: Side,
   fedgate: Side,
   payloads: Buffer[],
-  opts: { concurrency: number; rounds: number; warmOps: number; prefix: string },
+  opts: { concurrency: number; rounds: number; warmOps: number; prefix: string; cpu?: { direct: CpuProbe; fedgate: CpuProbe } },
   log: Log,
 ): Promise<{ put: Measurement; get: Measurement }> {
   const { concurrency, prefix } = opts;
@@ -117,6 +119,7 @@ export async function smallCases(
   const run = async (what: 'PUT' | 'GET'): Promise<Measurement> => {
     const rate = { direct: [] as number[], fedgate: [] as number[] };
     const lat = { direct: [] as number[], fedgate: [] as number[] };
+    const cpu = { direct: [] as CpuGroups[], fedgate: [] as CpuGroups[] };
     const rounds = splitRounds(payloads.length, opts.rounds);
     for (const [r, { start, count }] of rounds.entries()) {
       for (const s of ordered(r, direct, fedgate)) {
@@ -129,15 +132,25 @@ export async function smallCases(
                 const got = await drainLabelled(s, key(i), () => drainBuffer(body));
                 if (!got.equals(payloads[i])) throw new Error(`${s.name} GET ${key(i)}: wrong bytes (${got.length} B)`);
               };
-        const { seconds, latenciesMs } = await runPool(count, concurrency, op);
         const side = s === direct ? 'direct' : 'fedgate';
+        const probe = opts.cpu?.[side];
+        const before = await probe?.();
+        const { seconds, latenciesMs } = await runPool(count, concurrency, op);
+        if (probe && before) cpu[side].push(costPerOp(before, await probe(), count));
         rate[side].push(count / seconds);
         lat[side].push(...latenciesMs);
         log(`  ${prefix}small ${what} ${s.name} round ${r + 1}: ${(count / seconds).toFixed(0)} ops/s`);
       }
     }
     const pct = (xs: number[]) => ({ p50: +percentile(xs, 50).toFixed(2), p99: +percentile(xs, 99).toFixed(2) });
-    return { unit: 'ops/s', direct: median(rate.direct), fedgate: median(rate.fedgate), samples: rate, latencyMs: { direct: pct(lat.direct), fedgate: pct(lat.fedgate) } };
+    return {
+      unit: 'ops/s',
+      direct: median(rate.direct),
+      fedgate: median(rate.fedgate),
+      samples: rate,
+      latencyMs: { direct: pct(lat.direct), fedgate: pct(lat.fedgate) },
+      ...(opts.cpu ? { cpuPerOp: { direct: medianCost(cpu.direct), fedgate: medianCost(cpu.fedgate) } } : {}),
+    };
   };
   const put = await run('PUT');
   const get = await run('GET');

@@ -7,6 +7,8 @@ import pg from 'pg';
 export interface BenchDatabase {
   url: string;
   name: string;
+  /** Process ids of the server's backends connected to this database (pg_stat_activity). */
+  backendPids(): Promise<number[]>;
   drop(): Promise<void>;
 }
 
@@ -32,10 +34,31 @@ export async function createBenchDatabase(serverUrl: string): Promise<BenchDatab
   } finally {
     await admin.end().catch(() => {});
   }
+  // One connection (to the server's own database, so it is not among the pids it lists) for
+  // the CPU probes, opened on first use and closed by drop().
+  let watcher: pg.Client | null = null;
   return {
     url: withDatabase(serverUrl, name),
     name,
+    async backendPids() {
+      try {
+        if (!watcher) {
+          watcher = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 3000 });
+          watcher.on('error', () => {});
+          await watcher.connect();
+        }
+        const r = await watcher.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [name]);
+        return r.rows.map((row) => row.pid);
+      } catch {
+        // The server went away mid-run: nothing to count (the phase fails on its own).
+        await watcher?.end().catch(() => {});
+        watcher = null;
+        return [];
+      }
+    },
     async drop() {
+      await watcher?.end().catch(() => {});
+      watcher = null;
       const c = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 3000 });
       await c.connect();
       try {

@@ -69,30 +69,44 @@ export interface CpuRow {
   side: string;
   rate: number;
   unit: string;
+  /** What the cost is per: a GiB moved (seconds) or an operation (milliseconds). */
+  per: 'GiB' | 'op';
   cost: CpuGroups;
 }
 
-/** The rows of a measured large case that carries CPU costs: its direct and its other side. */
+/** The rows of a measured case that carries CPU costs: its direct and its other side. */
 export function cpuRows(name: string, m: Measurement, otherSide: string): CpuRow[] {
-  if (!m.cpuPerGiB) return [];
+  const per = m.cpuPerGiB ? 'GiB' : 'op';
+  const costs = m.cpuPerGiB ?? m.cpuPerOp;
+  if (!costs) return [];
   return [
-    { case: name, side: 'direct', rate: m.direct, unit: m.unit, cost: m.cpuPerGiB.direct },
-    { case: name, side: otherSide, rate: m.fedgate, unit: m.unit, cost: m.cpuPerGiB.fedgate },
+    { case: name, side: 'direct', rate: m.direct, unit: m.unit, per, cost: costs.direct },
+    { case: name, side: otherSide, rate: m.fedgate, unit: m.unit, per, cost: costs.fedgate },
   ];
 }
 
-/** Second table: CPU seconds per GiB by process, and how many of the machine's CPUs were busy. */
+/**
+ * CPU by process group, and how many of the machine's CPUs were busy: one table for the
+ * large cases (seconds per GiB moved), one for the small ones (milliseconds per operation).
+ */
 export function cpuTable(rows: CpuRow[], cpus: number): string {
   const s = (x: number) => x.toFixed(2);
-  const lines = [
-    '| large case (CPU s per GiB moved, median) | side | rate | client | backends | gateway / proxy | all | CPUs busy |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
-  ];
-  for (const r of rows) {
-    const c = r.cost;
-    lines.push(`| ${r.case} | ${r.side} | ${num(r.rate, r.unit)} | ${s(c.client)} | ${s(c.backends)} | ${r.side === 'direct' ? '—' : s(c.middle)} | ${s(allSeconds(c))} | ${busyCpus(c, cpus).toFixed(2)} of ${cpus} |`);
+  const tables: string[] = [];
+  for (const [per, title] of [
+    ['GiB', 'large case (CPU s per GiB moved, median)'],
+    ['op', 'small case (CPU ms per op, median)'],
+  ] as const) {
+    const mine = rows.filter((r) => r.per === per);
+    if (mine.length === 0) continue;
+    const lines = [`| ${title} | side | rate | client | backends | gateway / proxy | PostgreSQL | all | CPUs busy |`, '|---|---|---:|---:|---:|---:|---:|---:|---:|'];
+    for (const r of mine) {
+      const c = r.cost;
+      const direct = r.side === 'direct';
+      lines.push(`| ${r.case} | ${r.side} | ${num(r.rate, r.unit)} | ${s(c.client)} | ${s(c.backends)} | ${direct ? '—' : s(c.middle)} | ${direct ? '—' : s(c.metadata)} | ${s(allSeconds(c))} | ${busyCpus(c, cpus).toFixed(2)} of ${cpus} |`);
+    }
+    tables.push(lines.join('\n'));
   }
-  return lines.join('\n');
+  return tables.join('\n\n');
 }
 
 export async function writeJson(file: string, report: unknown): Promise<void> {
