@@ -113,6 +113,33 @@ export async function startTestFedgate(opts: { defaultBackends?: 'local' | 'none
   };
 }
 
+/**
+ * A second gateway (no workers) on `fg`'s database, data directory and master key, as a second
+ * instance behind a load balancer; with `redisUrl`, both can share cache invalidations. Close it
+ * before `fg.stop()`.
+ */
+export async function startSecondInstance(fg: TestFedgate, redisUrl?: string): Promise<{ rt: Runtime; gw: Gateway; endpoint: string; close(): Promise<void> }> {
+  const config = loadConfig({
+    FEDGATE_DATA_DIR: fg.dataDir,
+    DATABASE_URL: fg.rt.config.databaseUrl,
+    FEDGATE_ADMIN_TOKEN: fg.adminToken,
+    FEDGATE_DEFAULT_BACKENDS: 'none',
+    FEDGATE_LOG_LEVEL: 'silent',
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+  });
+  const rt = await openRuntime(config, createLogger('silent'));
+  const gw = await startGateway(rt, await bootstrap(rt), { s3Port: 0, adminPort: 0 });
+  return {
+    rt,
+    gw,
+    endpoint: `http://127.0.0.1:${gw.s3Port}`,
+    async close() {
+      await gw.close(1000);
+      await rt.close();
+    },
+  };
+}
+
 /** Poll until `fn` returns a truthy value or the time is up (then throw with `what`). */
 export async function eventually<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
   const until = Date.now() + timeoutMs;

@@ -5,14 +5,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { S3Client, ListBucketsCommand } from '@aws-sdk/client-s3';
-import { startTestFedgate, eventually, type TestFedgate } from '../helpers/fedgate.ts';
+import { startTestFedgate, startSecondInstance, eventually, type TestFedgate } from '../helpers/fedgate.ts';
 import { hasRedisServer, startRedisServer } from '../helpers/redis.ts';
 import { s3Error } from '../helpers/s3-error.ts';
-import { loadConfig } from '../../shared/config/index.ts';
-import { createLogger } from '../../shared/observability/logger.ts';
-import { openRuntime, type Runtime } from '../../shared/runtime/index.ts';
-import { bootstrap } from '../../shared/runtime/bootstrap.ts';
-import { startGateway, type Gateway } from '../../gateway/main.ts';
 
 if (!hasRedisServer && process.env.CI === 'true') throw new Error('redis-server is not installed (.ci/run installs it)');
 
@@ -39,21 +34,6 @@ async function refusedWithin(c: S3Client, what: string, ms: number, stepMs: numb
       return false;
     }
   }, ms, stepMs);
-}
-
-/** A second gateway on the first one's database and master key, as a second instance behind a load balancer. */
-async function secondInstance(fg: TestFedgate, redisUrl?: string): Promise<{ rt: Runtime; gw: Gateway; endpoint: string }> {
-  const config = loadConfig({
-    FEDGATE_DATA_DIR: fg.dataDir,
-    DATABASE_URL: fg.rt.config.databaseUrl,
-    FEDGATE_ADMIN_TOKEN: fg.adminToken,
-    FEDGATE_DEFAULT_BACKENDS: 'none',
-    FEDGATE_LOG_LEVEL: 'silent',
-    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
-  });
-  const rt = await openRuntime(config, createLogger('silent'));
-  const gw = await startGateway(rt, await bootstrap(rt), { s3Port: 0, adminPort: 0 });
-  return { rt, gw, endpoint: `http://127.0.0.1:${gw.s3Port}` };
 }
 
 describe('access keys, one instance (no Redis)', () => {
@@ -115,17 +95,16 @@ describe('access keys, one instance (no Redis)', () => {
 describe('access keys, two instances on one Redis', { skip: hasRedisServer ? false : 'redis-server is not installed' }, () => {
   let fg: TestFedgate;
   let redis: Awaited<ReturnType<typeof startRedisServer>>;
-  let b: Awaited<ReturnType<typeof secondInstance>>;
+  let b: Awaited<ReturnType<typeof startSecondInstance>>;
 
   before(async () => {
     redis = await startRedisServer();
     fg = await startTestFedgate({ defaultBackends: 'none', env: { REDIS_URL: redis.url } });
-    b = await secondInstance(fg, redis.url);
+    b = await startSecondInstance(fg, redis.url);
   });
   after(async () => {
     for (const c of clients.splice(0)) c.destroy();
-    await b?.gw.close(1000);
-    await b?.rt.close();
+    await b?.close();
     await fg?.stop();
     await redis?.stop();
   });

@@ -6,14 +6,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, HeadBucketCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startTestFedgate, eventually, type TestFedgate } from '../helpers/fedgate.ts';
+import { startTestFedgate, startSecondInstance, eventually, type TestFedgate } from '../helpers/fedgate.ts';
 import { hasRedisServer, startRedisServer } from '../helpers/redis.ts';
 import { s3Error } from '../helpers/s3-error.ts';
-import { loadConfig } from '../../shared/config/index.ts';
-import { createLogger } from '../../shared/observability/logger.ts';
-import { openRuntime, type Runtime } from '../../shared/runtime/index.ts';
-import { bootstrap } from '../../shared/runtime/bootstrap.ts';
-import { startGateway, type Gateway } from '../../gateway/main.ts';
 
 if (!hasRedisServer && process.env.CI === 'true') throw new Error('redis-server is not installed (.ci/run installs it)');
 
@@ -22,21 +17,6 @@ function clientOf(endpoint: string, fg: TestFedgate): S3Client {
   const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: fg.accessKeyId, secretAccessKey: fg.secretAccessKey }, maxAttempts: 1 });
   clients.push(c);
   return c;
-}
-
-/** A second gateway on the first one's database, data directory and master key, as a second instance behind a load balancer. */
-async function secondInstance(fg: TestFedgate, redisUrl?: string): Promise<{ rt: Runtime; gw: Gateway; endpoint: string }> {
-  const config = loadConfig({
-    FEDGATE_DATA_DIR: fg.dataDir,
-    DATABASE_URL: fg.rt.config.databaseUrl,
-    FEDGATE_ADMIN_TOKEN: fg.adminToken,
-    FEDGATE_DEFAULT_BACKENDS: 'none',
-    FEDGATE_LOG_LEVEL: 'silent',
-    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
-  });
-  const rt = await openRuntime(config, createLogger('silent'));
-  const gw = await startGateway(rt, await bootstrap(rt), { s3Port: 0, adminPort: 0 });
-  return { rt, gw, endpoint: `http://127.0.0.1:${gw.s3Port}` };
 }
 
 const put = (c: S3Client, bucket: string, key: string) => c.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `bytes of ${key}` }));
@@ -81,21 +61,20 @@ describe('bucket cache, one instance', () => {
 describe('bucket cache, two instances', { skip: hasRedisServer ? false : 'redis-server is not installed' }, () => {
   let fg: TestFedgate;
   let redis: Awaited<ReturnType<typeof startRedisServer>>;
-  let b: Awaited<ReturnType<typeof secondInstance>>;
+  let b: Awaited<ReturnType<typeof startSecondInstance>>;
   let onA: S3Client;
   let onB: S3Client;
 
   before(async () => {
     redis = await startRedisServer();
     fg = await startTestFedgate({ env: { REDIS_URL: redis.url } });
-    b = await secondInstance(fg, redis.url);
+    b = await startSecondInstance(fg, redis.url);
     onA = clientOf(fg.endpoint, fg);
     onB = clientOf(b.endpoint, fg);
   });
   after(async () => {
     for (const c of clients.splice(0)) c.destroy();
-    await b?.gw.close(1000);
-    await b?.rt.close();
+    await b?.close();
     await fg?.stop();
     await redis?.stop();
   });
