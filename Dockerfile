@@ -15,6 +15,8 @@ VOLUME ["/data"]
 # S3, admin API, AI proxy; 9002: /health, /ready, /metrics of `fedgate worker`.
 EXPOSE 9000 9001 8080 9002
 USER node
-# A small young generation, collected every 8 MiB streamed (--expose-gc, shared/observability/gc-pacer.ts),
-# keeps the peak RSS of a streaming gateway low (bench/README.md).
-CMD ["node", "--max-semi-space-size=1", "--expose-gc", "bin/fedgate.ts", "serve"]
+# The node flags of package.json's `start` script (test/unit/start-flags.test.ts keeps them equal):
+# a small young generation, collected every 8 MiB streamed (--expose-gc, shared/observability/gc-pacer.ts),
+# keeps the peak RSS of a streaming gateway low; --heap-growing-percent=100 keeps V8 out of
+# back-to-back major GCs during large transfers (bench/README.md).
+CMD ["node", "--max-semi-space-size=1", "--expose-gc", "--heap-growing-percent=100", "bin/fedgate.ts", "serve"]

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../test/helpers/s3-servers.ts';
+import { startFlags } from '../../test/helpers/start-flags.ts';
 import { clearRefs, spawnChild, type ProcMemory } from './child.ts';
 
 export interface GatewayChildOptions {
@@ -61,10 +62,9 @@ export async function startGatewayChild(opts: GatewayChildOptions): Promise<Gate
   delete env.DATABASE_URL;
   if (opts.databaseUrl) env.DATABASE_URL = opts.databaseUrl;
   Object.assign(env, opts.env);
-  // Launched as `npm start` launches it (package.json): a 1 MiB semi-space keeps the young
-  // generation small, and --expose-gc lets shared/observability/gc-pacer.ts collect it every
-  // 8 MiB streamed, so the garbage Buffers of a large transfer never pile up.
-  const nodeArgs = ['--max-semi-space-size=1', '--expose-gc', ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [])];
+  // Launched with the node flags `npm start` uses (package.json; bench/README.md says what
+  // each one is for), so the benchmark measures the gateway as it runs in production.
+  const nodeArgs = [...startFlags(opts.repoRoot), ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [])];
   let child;
   try {
     // Fedgate finishes in-flight requests (up to 30 s) on SIGTERM and, with --cpu-prof, writes the

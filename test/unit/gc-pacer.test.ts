@@ -4,20 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { startFlags } from '../helpers/start-flags.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const MiB = 1024 * 1024;
-
-/** The node flags of package.json's `start` script (what runs in production). */
-function startFlags(): string[] {
-  const start: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start;
-  const words = start.split(/\s+/);
-  assert.equal(words[0], 'node', `unexpected start script: ${start}`);
-  return words.slice(1).filter((w) => w.startsWith('--'));
-}
 
 /**
  * 256 MiB moved as 64 KiB Buffers that die at once, as a proxied body's chunks do, each
