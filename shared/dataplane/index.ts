@@ -10,6 +10,7 @@ import type { Logger } from '../observability/logger.ts';
 import { physicalBucketName, physicalKey, placeForRead, placeStandard } from '../placement/index.ts';
 import { quorumWrite, QuorumError } from '../quorum/index.ts';
 import { CodedError } from '../errors/index.ts';
+import { describeError } from '../storage/errors.ts';
 import { BackendSet, type LiveBackend } from './backends.ts';
 import { checkable, mismatchOf, ReplicaMismatchError, verifiedRead } from './verify.ts';
 import { integrity, type FoundBy } from '../observability/integrity-metrics.ts';
@@ -111,7 +112,16 @@ export class DataPlane {
     const { targets, writeQuorum } = this.choose();
     const chunkId = randomUUID();
     const key = physicalKey(chunkId);
-    const names = await Promise.all(targets.map((t) => this.ensurePhysicalBucket(opts.bucket, opts.tenantId, t).catch(() => null)));
+    // Why a target's physical bucket could not be made sure of, for the 503's log line.
+    const ensureErrors = new Map<string, string>();
+    const names = await Promise.all(
+      targets.map((t) =>
+        this.ensurePhysicalBucket(opts.bucket, opts.tenantId, t).catch((err: unknown) => {
+          ensureErrors.set(t.row.id, `bucket not reachable: ${describeError(err)}`);
+          return null;
+        }),
+      ),
+    );
     const blobs = targets.map((t, i) => ({ backendId: t.row.id, physicalBucket: names[i] ?? this.physicalBucket(opts.tenantId, opts.bucket.name, t), physicalKey: key }));
     await this.d.store.beginChunk({ chunkId, bucketId: opts.bucket.id, blobs });
     const live = targets.filter((_, i) => names[i] !== null);
@@ -120,7 +130,7 @@ export class DataPlane {
     try {
       if (live.length < writeQuorum) {
         opts.source.resume();
-        throw new QuorumError(`only ${live.length} targets reachable`, preFailed.map((backendId) => ({ backendId, error: 'bucket not reachable' })));
+        throw new QuorumError(`only ${live.length} targets reachable`, preFailed.map((backendId) => ({ backendId, error: ensureErrors.get(backendId) ?? 'bucket not reachable' })));
       }
       result = await quorumWrite({
         source: opts.source,

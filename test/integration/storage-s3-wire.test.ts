@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -100,6 +100,133 @@ describe('s3 driver PUT wire format', () => {
     } finally {
       await b.close?.();
       await srv.stop();
+    }
+  });
+});
+
+/**
+ * A TCP relay to `port` that can act as a server closing an idle keep-alive connection just
+ * as the next request arrives: with `closeReused`, a connection that has already carried an
+ * answer is reset when the client sends anything more. `closes` records which side ended
+ * each connection first, with the time since that connection's last answer.
+ */
+async function relay(port: number, closeReused: boolean) {
+  let accepted = 0;
+  const closes: { by: 'client' | 'server'; idleMs: number }[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    accepted++;
+    const upstream = net.connect(port, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    }
+    let answeredAt = 0;
+    let ended = false;
+    const end = (by: 'client' | 'server') => {
+      if (!ended) closes.push({ by, idleMs: performance.now() - answeredAt });
+      ended = true;
+      client.end();
+      upstream.end();
+    };
+    client.on('data', (d) => {
+      if (closeReused && answeredAt > 0) {
+        ended = true;
+        client.resetAndDestroy();
+        upstream.destroy();
+        return;
+      }
+      upstream.write(d);
+    });
+    upstream.on('data', (d) => {
+      answeredAt = performance.now();
+      client.write(d);
+    });
+    client.on('end', () => end('client'));
+    upstream.on('end', () => end('server'));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    accepted: () => accepted,
+    closes,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+describe('s3 driver and keep-alive sockets the server closes (s3rver behind a relay)', () => {
+  let srv: S3ServerHandle;
+  before(async () => {
+    srv = await startS3rver();
+    const b = driverFor(srv, 5000);
+    await b.ensureBucket('s3gw-wire');
+    await b.close?.();
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  test('a small PUT, HEAD and DELETE on a socket closed under them are sent once more on a new connection', async () => {
+    const r = await relay(srv.port, true);
+    const b = driverFor({ ...srv, endpoint: r.endpoint }, 5000);
+    try {
+      const data = randomBytes(4096);
+      await b.put({ bucket: 's3gw-wire', key: 'small-1' }, chunked(data), data.length);
+      // Each call below finds the pooled socket of the call before and has it reset.
+      await b.put({ bucket: 's3gw-wire', key: 'small-2' }, chunked(data), data.length);
+      assert.deepEqual(await b.head({ bucket: 's3gw-wire', key: 'small-2' }), { size: data.length });
+      await b.delete({ bucket: 's3gw-wire', key: 'small-1' });
+      assert.equal(r.accepted(), 4, 'every call after the first needed a second connection');
+      const direct = driverFor(srv, 5000);
+      try {
+        assert.ok((await buffer(await direct.get({ bucket: 's3gw-wire', key: 'small-2' }))).equals(data), 's3rver stored different bytes');
+        assert.equal(await direct.head({ bucket: 's3gw-wire', key: 'small-1' }), null);
+      } finally {
+        await direct.close?.();
+      }
+    } finally {
+      await b.close?.();
+      r.close();
+    }
+  });
+
+  test('a streamed PUT (past 64 KiB) on such a socket is not replayed: it fails, and leaves no object', async () => {
+    const r = await relay(srv.port, true);
+    const b = driverFor({ ...srv, endpoint: r.endpoint }, 5000);
+    try {
+      await b.head({ bucket: 's3gw-wire', key: 'warm' });
+      const data = randomBytes(1024 * 1024);
+      await assert.rejects(b.put({ bucket: 's3gw-wire', key: 'large' }, chunked(data), data.length), (err: NodeJS.ErrnoException) => err.code === 'ECONNRESET' || err.code === 'EPIPE');
+      const direct = driverFor(srv, 5000);
+      try {
+        assert.equal(await direct.head({ bucket: 's3gw-wire', key: 'large' }), null);
+      } finally {
+        await direct.close?.();
+      }
+    } finally {
+      await b.close?.();
+      r.close();
+    }
+  });
+
+  test("an idle pooled socket is closed by the driver a second before the server's Keep-Alive hint (s3rver: 5 s)", async () => {
+    const r = await relay(srv.port, false);
+    const b = driverFor({ ...srv, endpoint: r.endpoint }, 5000);
+    try {
+      await b.head({ bucket: 's3gw-wire', key: 'idle' });
+      const t0 = performance.now();
+      while (r.closes.length === 0 && performance.now() - t0 < 8000) await new Promise((res) => setTimeout(res, 50));
+      assert.equal(r.closes.length, 1);
+      const [c] = r.closes;
+      assert.equal(c.by, 'client', `the server closed the idle connection first, after ${c.idleMs.toFixed(0)} ms`);
+      assert.ok(c.idleMs > 3500 && c.idleMs < 4800, `closed after ${c.idleMs.toFixed(0)} ms idle`);
+    } finally {
+      await b.close?.();
+      r.close();
     }
   });
 });

@@ -13,6 +13,14 @@
 // What goes on the wire is what the SDK sent for us before (see s3.ts): path-style (or
 // virtual-host) URLs, `x-amz-content-sha256: UNSIGNED-PAYLOAD` with a plain, length-known
 // body for PUT, the empty-payload hash for the others, no Expect, keep-alive sockets.
+//
+// Stale keep-alive sockets: a server closes an idle connection when it likes (Node's server
+// after 5 s, announced as `Keep-Alive: timeout=5`), and a request written just as it does
+// fails with ECONNRESET ("socket hang up") or EPIPE. The driver's agents drop idle sockets
+// first (s3.ts, IDLE_SOCKET_MS); and a request that still fails that way on a reused socket,
+// before any answer, is sent once more on a new connection when its body can be sent again
+// (none, or a Buffer). Without both, 32 PUTs after ~5 s of quiet each found two or three of
+// their backends' sockets closed under them, and answered 503 (issue #2's notes).
 import { createHash, type Hash, type Hmac } from 'node:crypto';
 import { hmacSha256 } from '../../checksums/index.ts';
 import http from 'node:http';
@@ -31,6 +39,15 @@ export class S3WireError extends Error {
     this.name = code;
     this.Code = code;
     this.$metadata = { httpStatusCode: statusCode };
+  }
+}
+
+/** A request broke on a reused keep-alive socket before any answer came back (the server had closed it). */
+class StaleSocketError extends Error {
+  override readonly cause: Error;
+  constructor(cause: Error) {
+    super(cause.message);
+    this.cause = cause;
   }
 }
 
@@ -188,7 +205,19 @@ export class S3Wire {
     return { path, headers: signed.headers };
   }
 
-  private request(r: WireRequest, path: string, headers: Record<string, string>): Promise<http.IncomingMessage> {
+  private async request(r: WireRequest, path: string, headers: Record<string, string>): Promise<http.IncomingMessage> {
+    const replayable = r.body === undefined || Buffer.isBuffer(r.body);
+    try {
+      return await this.attempt(r, path, headers, true);
+    } catch (err) {
+      if (!(err instanceof StaleSocketError)) throw err;
+      if (!replayable || r.signal.aborted) throw err.cause;
+      // A new connection (no agent): the pool may hold more sockets the server closed at the same moment.
+      return this.attempt(r, path, headers, false);
+    }
+  }
+
+  private attempt(r: WireRequest, path: string, headers: Record<string, string>, pooled: boolean): Promise<http.IncomingMessage> {
     const secure = this.url.protocol === 'https:';
     return new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = (secure ? https : http).request({
@@ -198,13 +227,19 @@ export class S3Wire {
         port: this.url.port || (secure ? 443 : 80),
         path,
         headers,
-        agent: secure ? this.o.httpsAgent : this.o.httpAgent,
+        agent: pooled ? (secure ? this.o.httpsAgent : this.o.httpAgent) : false,
         signal: r.signal,
       });
+      let answered = false;
       // Socket inactivity, for the request and for a response body that stops mid-stream.
       req.setTimeout(this.o.timeoutMs, () => req.destroy(this.o.onTimeout(r.what)));
-      req.once('error', (err) => reject(r.signal.aborted ? (r.signal.reason ?? err) : err));
+      req.once('error', (err: NodeJS.ErrnoException) => {
+        if (r.signal.aborted) reject(r.signal.reason ?? err);
+        else if (pooled && req.reusedSocket && !answered && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) reject(new StaleSocketError(err));
+        else reject(err);
+      });
       req.once('response', (res) => {
+        answered = true;
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
           resolve(res);

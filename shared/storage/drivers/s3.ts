@@ -11,7 +11,13 @@
 // - No `Expect: 100-continue`: it costs a round trip per PUT, and with the SDK's handler
 //   a fresh non-keep-alive connection as well.
 // - No retries here: the quorum writer and the workers decide about retries; a hidden
-//   retry would re-read a body stream that is already consumed.
+//   retry would re-read a body stream that is already consumed. The one exception is a
+//   request that meets a keep-alive socket the server has just closed (s3-wire.ts): it is
+//   sent again on a new connection when its body can be, which is why a PUT of up to
+//   REPLAYABLE_PUT_MAX bytes is gathered into a Buffer before it is sent.
+// - Idle keep-alive sockets are dropped after IDLE_SOCKET_MS, or a second before the
+//   server's `Keep-Alive: timeout` hint if that is sooner (Node's agent applies the hint
+//   only when it has a timeout of its own).
 // - Timeouts: a backend whose process is stopped (SIGSTOP) still completes the TCP
 //   handshake from the kernel backlog and then says nothing. Socket inactivity fails a
 //   silent one (also mid-body), and every call here also carries its own deadline (or,
@@ -25,6 +31,11 @@ import { BackendTimeoutError, describeError, InvalidLocatorError } from '../erro
 import { ExactLength } from './exact-length.ts';
 import { exactRangeBody } from './range-body.ts';
 import { S3Wire } from './s3-wire.ts';
+
+/** PutObject bodies up to this size are gathered first, so a stale socket's failure can be retried. */
+const REPLAYABLE_PUT_MAX = 64 * 1024;
+/** An idle pooled socket is closed after this long (the same rule as http1-get.ts's pool). */
+const IDLE_SOCKET_MS = 4000;
 
 const escapeXml = (v: string) => v.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -90,8 +101,8 @@ class S3Backend implements StorageBackend {
     this.region = opts.region;
     this.timeoutMs = opts.timeoutMs;
     const maxSockets = opts.maxSockets ?? 64;
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets });
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets, timeout: IDLE_SOCKET_MS });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, timeout: IDLE_SOCKET_MS });
     this.wire = new S3Wire({
       endpoint: opts.endpoint,
       region: opts.region,
@@ -220,12 +231,13 @@ class S3Backend implements StorageBackend {
       if (err) fail(err);
     });
     try {
+      const payload = size <= REPLAYABLE_PUT_MAX ? Buffer.concat(await guard.toArray({ signal: ctl.signal })) : guard;
       const res = await this.wire.send({
         method: 'PUT',
         bucket: loc.bucket,
         key: loc.key,
         headers: { 'content-type': 'application/octet-stream' },
-        body: guard,
+        body: payload,
         contentLength: size,
         signal: ctl.signal,
         what: 'PutObject',
