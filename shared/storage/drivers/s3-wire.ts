@@ -12,7 +12,8 @@
 //
 // What goes on the wire is what the SDK sent for us before (see s3.ts): path-style (or
 // virtual-host) URLs, `x-amz-content-sha256: UNSIGNED-PAYLOAD` with a plain, length-known
-// body for PUT, the empty-payload hash for the others, no Expect, keep-alive sockets.
+// stream body for PUT (a Buffer body is signed with its SHA-256), the empty-payload hash for
+// the others, no Expect, keep-alive sockets.
 //
 // Stale keep-alive sockets: a server closes an idle connection when it likes (Node's server
 // after 5 s, announced as `Keep-Alive: timeout=5`), and a request written just as it does
