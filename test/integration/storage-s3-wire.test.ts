@@ -160,20 +160,32 @@ async function relay(port: number, closeReused: boolean) {
 
 describe('s3 driver and keep-alive sockets the server closes (s3rver behind a relay)', () => {
   let srv: S3ServerHandle;
+  /** Straight to s3rver, to see what the calls through the relay left there. */
+  let direct: StorageBackend;
   before(async () => {
     srv = await startS3rver();
-    const b = driverFor(srv, 5000);
-    await b.ensureBucket('s3gw-wire');
-    await b.close?.();
+    direct = driverFor(srv, 5000);
+    await direct.ensureBucket('s3gw-wire');
   });
   after(async () => {
+    await direct?.close?.();
     await srv?.stop();
   });
 
-  test('a small PUT, HEAD and DELETE on a socket closed under them are sent once more on a new connection', async () => {
-    const r = await relay(srv.port, true);
+  /** A driver whose calls go through a fresh relay to s3rver. */
+  async function throughRelay(closeReused: boolean, fn: (b: StorageBackend, r: Awaited<ReturnType<typeof relay>>) => Promise<void>): Promise<void> {
+    const r = await relay(srv.port, closeReused);
     const b = driverFor({ ...srv, endpoint: r.endpoint }, 5000);
     try {
+      await fn(b, r);
+    } finally {
+      await b.close?.();
+      r.close();
+    }
+  }
+
+  test('a small PUT, HEAD and DELETE on a socket closed under them are sent once more on a new connection', () =>
+    throughRelay(true, async (b, r) => {
       const data = randomBytes(4096);
       await b.put({ bucket: 's3gw-wire', key: 'small-1' }, chunked(data), data.length);
       // Each call below finds the pooled socket of the call before and has it reset.
@@ -181,42 +193,20 @@ describe('s3 driver and keep-alive sockets the server closes (s3rver behind a re
       assert.deepEqual(await b.head({ bucket: 's3gw-wire', key: 'small-2' }), { size: data.length });
       await b.delete({ bucket: 's3gw-wire', key: 'small-1' });
       assert.equal(r.accepted(), 4, 'every call after the first needed a second connection');
-      const direct = driverFor(srv, 5000);
-      try {
-        assert.ok((await buffer(await direct.get({ bucket: 's3gw-wire', key: 'small-2' }))).equals(data), 's3rver stored different bytes');
-        assert.equal(await direct.head({ bucket: 's3gw-wire', key: 'small-1' }), null);
-      } finally {
-        await direct.close?.();
-      }
-    } finally {
-      await b.close?.();
-      r.close();
-    }
-  });
+      assert.ok((await buffer(await direct.get({ bucket: 's3gw-wire', key: 'small-2' }))).equals(data), 's3rver stored different bytes');
+      assert.equal(await direct.head({ bucket: 's3gw-wire', key: 'small-1' }), null);
+    }));
 
-  test('a streamed PUT (past 64 KiB) on such a socket is not replayed: it fails, and leaves no object', async () => {
-    const r = await relay(srv.port, true);
-    const b = driverFor({ ...srv, endpoint: r.endpoint }, 5000);
-    try {
+  test('a streamed PUT (past 64 KiB) on such a socket is not replayed: it fails, and leaves no object', () =>
+    throughRelay(true, async (b) => {
       await b.head({ bucket: 's3gw-wire', key: 'warm' });
       const data = randomBytes(1024 * 1024);
       await assert.rejects(b.put({ bucket: 's3gw-wire', key: 'large' }, chunked(data), data.length), (err: NodeJS.ErrnoException) => err.code === 'ECONNRESET' || err.code === 'EPIPE');
-      const direct = driverFor(srv, 5000);
-      try {
-        assert.equal(await direct.head({ bucket: 's3gw-wire', key: 'large' }), null);
-      } finally {
-        await direct.close?.();
-      }
-    } finally {
-      await b.close?.();
-      r.close();
-    }
-  });
+      assert.equal(await direct.head({ bucket: 's3gw-wire', key: 'large' }), null);
+    }));
 
-  test("an idle pooled socket is closed by the driver a second before the server's Keep-Alive hint (s3rver: 5 s)", async () => {
-    const r = await relay(srv.port, false);
-    const b = driverFor({ ...srv, endpoint: r.endpoint }, 5000);
-    try {
+  test("an idle pooled socket is closed by the driver a second before the server's Keep-Alive hint (s3rver: 5 s)", () =>
+    throughRelay(false, async (b, r) => {
       await b.head({ bucket: 's3gw-wire', key: 'idle' });
       const t0 = performance.now();
       while (r.closes.length === 0 && performance.now() - t0 < 8000) await new Promise((res) => setTimeout(res, 50));
@@ -224,11 +214,7 @@ describe('s3 driver and keep-alive sockets the server closes (s3rver behind a re
       const [c] = r.closes;
       assert.equal(c.by, 'client', `the server closed the idle connection first, after ${c.idleMs.toFixed(0)} ms`);
       assert.ok(c.idleMs > 3500 && c.idleMs < 4800, `closed after ${c.idleMs.toFixed(0)} ms idle`);
-    } finally {
-      await b.close?.();
-      r.close();
-    }
-  });
+    }));
 });
 
 // The data path signs its own requests (s3-wire.ts, with the SDK's signer): prove it on

@@ -34,7 +34,8 @@ const SMALL_SLAB = 64 * 1024;
 const BIG_SLAB = 256 * 1024;
 /** A slab with less room than this left is replaced before the next read. */
 const MIN_READ = 64 * 1024;
-const DEFAULT_IDLE_MS = 4000;
+/** An idle keep-alive socket is closed after this long, or a second before the server's hint if sooner (s3.ts's agents too). */
+export const IDLE_SOCKET_MS = 4000;
 
 export interface Http1Response {
   statusCode: number;
@@ -398,7 +399,7 @@ export class Http1GetPool {
         body: null,
         framing: { kind: 'none' },
         keepAlive: false,
-        idleMs: DEFAULT_IDLE_MS,
+        idleMs: IDLE_SOCKET_MS,
         chunkLeft: 0,
         chunkState: 'size',
         line: '',
@@ -417,7 +418,7 @@ export class Http1GetPool {
     conn.idleTimer = setTimeout(() => {
       this.forget(conn);
       conn.socket.destroy();
-    }, Math.min(idleMs, DEFAULT_IDLE_MS));
+    }, Math.min(idleMs, IDLE_SOCKET_MS));
     conn.idleTimer.unref();
     conn.socket.unref();
     this.idle.push(conn);

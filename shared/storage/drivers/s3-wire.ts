@@ -18,7 +18,7 @@
 // Stale keep-alive sockets: a server closes an idle connection when it likes (Node's server
 // after 5 s, announced as `Keep-Alive: timeout=5`), and a request written just as it does
 // fails with ECONNRESET ("socket hang up") or EPIPE. The driver's agents drop idle sockets
-// first (s3.ts, IDLE_SOCKET_MS); and a request that still fails that way on a reused socket,
+// first (IDLE_SOCKET_MS, as http1-get.ts does); and a request that still fails that way on a reused socket,
 // before any answer, is sent once more on a new connection when its body can be sent again
 // (none, or a Buffer). Without both, 32 PUTs after ~5 s of quiet each found two or three of
 // their backends' sockets closed under them, and answered 503 (issue #2's notes).

@@ -31,12 +31,11 @@ import { BlobNotFoundError, type BackendHealth, type BlobLocator, type ByteRange
 import { BackendTimeoutError, describeError, InvalidLocatorError } from '../errors.ts';
 import { ExactLength } from './exact-length.ts';
 import { exactRangeBody } from './range-body.ts';
+import { IDLE_SOCKET_MS } from './http1-get.ts';
 import { S3Wire } from './s3-wire.ts';
 
 /** PutObject bodies up to this size are gathered first, so a stale socket's failure can be retried. */
 const REPLAYABLE_PUT_MAX = 64 * 1024;
-/** An idle pooled socket is closed after this long (the same rule as http1-get.ts's pool). */
-const IDLE_SOCKET_MS = 4000;
 
 const escapeXml = (v: string) => v.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
