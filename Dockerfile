@@ -16,7 +16,7 @@ VOLUME ["/data"]
 EXPOSE 9000 9001 8080 9002
 USER node
 # The node flags of package.json's `start` script (test/unit/start-flags.test.ts keeps them equal):
-# a small young generation, collected every 8 MiB streamed (--expose-gc, shared/observability/gc-pacer.ts),
+# a young generation of 8 MiB, collected every 8 MiB streamed (--expose-gc, shared/observability/gc-pacer.ts),
 # keeps the peak RSS of a streaming gateway low; --heap-growing-percent=100 keeps V8 out of
 # back-to-back major GCs during large transfers (bench/README.md).
-CMD ["node", "--max-semi-space-size=1", "--expose-gc", "--heap-growing-percent=100", "bin/fedgate.ts", "serve"]
+CMD ["node", "--max-semi-space-size=8", "--expose-gc", "--heap-growing-percent=100", "bin/fedgate.ts", "serve"]

@@ -4,7 +4,8 @@
 // external-memory trigger) before a collection frees them — during every large GET or PUT.
 // When the process runs with --expose-gc (npm start, the Dockerfile), a minor collection after
 // every 8 MiB moved caps that at about 8 MiB for the cost of a young-generation scavenge (well under
-// a millisecond with --max-semi-space-size=1). Without the flag this does nothing.
+// a millisecond: a scavenge costs what is still alive, not the size of the young generation).
+// Without the flag this does nothing.
 const collect = (globalThis as { gc?: (options?: { type: 'minor' | 'major' }) => void }).gc;
 
 const STEP_BYTES = 8 * 1024 * 1024;
