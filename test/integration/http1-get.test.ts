@@ -59,6 +59,8 @@ describe('http1 GET reader against node:http', () => {
         res.writeHead(200, { 'content-length': '0' }).end();
       } else if (req.url === '/missing') {
         res.writeHead(404, { 'content-type': 'application/xml' }).end('<Error><Code>NoSuchKey</Code></Error>');
+      } else if (req.url === '/hang') {
+        // Never answers: the reader's timeout must end the GET.
       } else if (req.url === '/headers') {
         res.writeHead(200, { 'content-length': '2', 'x-echo-range': req.headers.range ?? '', 'x-many': ['a', 'b'] }).end('ok');
       } else {
@@ -87,6 +89,30 @@ describe('http1 GET reader against node:http', () => {
     });
   });
 
+
+  test('a socket reused for 30 GETs collects no listeners: no MaxListenersExceededWarning, and the last GET still times out', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      await withPool(pool(port, 300), async (p) => {
+        const before = connections.length;
+        for (let i = 0; i < 30; i++) assert.ok((await buffer((await p.get('/small', { host: 'x' }, never)).body)).equals(small));
+        assert.equal(connections.length - before, 1, 'all 30 GETs should have used one connection');
+        // Warnings are emitted on the next tick.
+        await sleep(10);
+        assert.deepEqual(
+          warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message),
+          [],
+        );
+        // The reused socket's timeout still works, and fires once (one rejection, not 31).
+        await assert.rejects(p.get('/hang', { host: 'x' }, never), Timeout);
+        assert.equal(p.idleCount(), 0);
+      });
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
   test('ten GETs at once each get their own bytes', async () => {
     await withPool(pool(port), async (p) => {
       const bodies = await Promise.all(Array.from({ length: 10 }, (_, i) => p.get(i % 2 ? '/big' : '/small', { host: 'x' }, never).then((r) => buffer(r.body))));

@@ -102,6 +102,8 @@ class Connection {
   ex: Exchange | null = null;
   reused = false;
   idleTimer: NodeJS.Timeout | null = null;
+  /** The error the current exchange fails with when the socket falls silent. */
+  private silence: (() => Error) | null = null;
   private readonly pool: Http1GetPool;
 
   constructor(pool: Http1GetPool, host: string, port: number) {
@@ -118,6 +120,12 @@ class Connection {
     // A reused socket that breaks before any byte of the answer came back may have been
     // closed by the server while idle: the request is then worth one more try.
     this.socket.on('error', (err) => this.fail(err, this.mayRetry()));
+    // One listener for the socket's life: socket.setTimeout(ms, cb) would add a `once`
+    // listener per request that nothing removes (setTimeout(0) clears the timer, not the
+    // listener), so a kept-alive socket collected one per GET.
+    this.socket.on('timeout', () => {
+      if (this.ex && this.silence) this.fail(this.silence());
+    });
     this.socket.on('end', () => this.onEnd());
     this.socket.on('close', () => this.fail(new Http1ProtocolError('the backend closed the connection', 'ECONNRESET'), this.mayRetry()));
   }
@@ -331,7 +339,8 @@ class Connection {
   start(ex: Exchange, head: string, timeoutMs: number, onTimeout: () => Error): void {
     this.ex = ex;
     this.nextSlab = SMALL_SLAB;
-    this.socket.setTimeout(timeoutMs, () => this.fail(onTimeout()));
+    this.silence = onTimeout;
+    this.socket.setTimeout(timeoutMs);
     this.socket.write(head, 'latin1');
   }
 }
