@@ -1,7 +1,7 @@
 // What the s3 driver puts on the wire, and how it behaves when a backend goes silent.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
@@ -52,6 +52,34 @@ describe('s3 driver PUT wire format', () => {
       assert.equal(headers['expect'], undefined);
       assert.equal(headers['transfer-encoding'], undefined);
       assert.ok(body.equals(data), 'the server received different bytes');
+    } finally {
+      await b.close?.();
+      srv.close();
+    }
+  });
+
+  test('a body of up to 64 KiB is signed with its SHA-256 (the backend can check it); one byte more goes UNSIGNED-PAYLOAD', async () => {
+    const seen: { headers: http.IncomingHttpHeaders; body: Buffer }[] = [];
+    const srv = http.createServer(async (req, res) => {
+      seen.push({ headers: req.headers, body: await buffer(req) });
+      res.writeHead(200, { ETag: '"0"' });
+      res.end();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as AddressInfo).port;
+    const b = driverFor({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }, 5000);
+    try {
+      const small = randomBytes(64 * 1024);
+      const over = randomBytes(64 * 1024 + 1);
+      await b.put({ bucket: 's3gw-wire', key: 'small' }, chunked(small, 1000), small.length);
+      await b.put({ bucket: 's3gw-wire', key: 'over' }, chunked(over, 1000), over.length);
+      assert.equal(seen.length, 2);
+      assert.equal(seen[0].headers['x-amz-content-sha256'], createHash('sha256').update(small).digest('hex'));
+      assert.match(String(seen[0].headers['authorization']), /SignedHeaders=[^,]*x-amz-content-sha256/);
+      assert.equal(seen[0].headers['content-length'], String(small.length));
+      assert.ok(seen[0].body.equals(small), 'the server received different bytes');
+      assert.equal(seen[1].headers['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
+      assert.ok(seen[1].body.equals(over), 'the server received different bytes');
     } finally {
       await b.close?.();
       srv.close();
