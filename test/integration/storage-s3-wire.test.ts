@@ -27,19 +27,30 @@ function driverFor(srv: { endpoint: string; region: string; accessKeyId: string;
   return createS3Backend({ name: 'wire', endpoint: srv.endpoint, region: srv.region, accessKeyId: srv.accessKeyId, secretAccessKey: srv.secretAccessKey, timeoutMs });
 }
 
+type Received = { headers: http.IncomingHttpHeaders; body: Buffer };
+
+/** A driver against a plain HTTP server that records every request (headers and body) and answers 200. */
+async function withRecordingServer(fn: (b: StorageBackend, seen: Received[]) => Promise<void>): Promise<void> {
+  const seen: Received[] = [];
+  const srv = http.createServer(async (req, res) => {
+    seen.push({ headers: req.headers, body: await buffer(req) });
+    res.writeHead(200, { ETag: '"0"' });
+    res.end();
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as AddressInfo).port;
+  const b = driverFor({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }, 5000);
+  try {
+    await fn(b, seen);
+  } finally {
+    await b.close?.();
+    srv.close();
+  }
+}
+
 describe('s3 driver PUT wire format', () => {
-  test('a stream body goes out as a plain length-known payload: Content-Length, UNSIGNED-PAYLOAD, no aws-chunked, no Expect', async () => {
-    const seen: { headers: http.IncomingHttpHeaders; body: Buffer }[] = [];
-    const srv = http.createServer(async (req, res) => {
-      const body = await buffer(req);
-      seen.push({ headers: req.headers, body });
-      res.writeHead(200, { ETag: '"0"' });
-      res.end();
-    });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-    const port = (srv.address() as AddressInfo).port;
-    const b = driverFor({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }, 5000);
-    try {
+  test('a stream body goes out as a plain length-known payload: Content-Length, UNSIGNED-PAYLOAD, no aws-chunked, no Expect', () =>
+    withRecordingServer(async (b, seen) => {
       const data = randomBytes(3 * 1024 * 1024);
       await b.put({ bucket: 's3gw-wire', key: 'k' }, chunked(data), data.length);
       assert.equal(seen.length, 1);
@@ -52,23 +63,10 @@ describe('s3 driver PUT wire format', () => {
       assert.equal(headers['expect'], undefined);
       assert.equal(headers['transfer-encoding'], undefined);
       assert.ok(body.equals(data), 'the server received different bytes');
-    } finally {
-      await b.close?.();
-      srv.close();
-    }
-  });
+    }));
 
-  test('a body of up to 64 KiB is signed with its SHA-256 (the backend can check it); one byte more goes UNSIGNED-PAYLOAD', async () => {
-    const seen: { headers: http.IncomingHttpHeaders; body: Buffer }[] = [];
-    const srv = http.createServer(async (req, res) => {
-      seen.push({ headers: req.headers, body: await buffer(req) });
-      res.writeHead(200, { ETag: '"0"' });
-      res.end();
-    });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-    const port = (srv.address() as AddressInfo).port;
-    const b = driverFor({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }, 5000);
-    try {
+  test('a body of up to 64 KiB is signed with its SHA-256 (the backend can check it); one byte more goes UNSIGNED-PAYLOAD', () =>
+    withRecordingServer(async (b, seen) => {
       const small = randomBytes(64 * 1024);
       const over = randomBytes(64 * 1024 + 1);
       await b.put({ bucket: 's3gw-wire', key: 'small' }, chunked(small, 1000), small.length);
@@ -80,11 +78,7 @@ describe('s3 driver PUT wire format', () => {
       assert.ok(seen[0].body.equals(small), 'the server received different bytes');
       assert.equal(seen[1].headers['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
       assert.ok(seen[1].body.equals(over), 'the server received different bytes');
-    } finally {
-      await b.close?.();
-      srv.close();
-    }
-  });
+    }));
 
   test('s3rver stores exactly the bytes sent (no aws-chunked framing inside the object)', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fedgate-s3rver-wire-'));
