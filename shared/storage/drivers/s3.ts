@@ -4,8 +4,8 @@
 //
 // What goes on the wire, and why (design/MACHINE.md, "S3 servers"):
 // - Plain, length-known bodies: `Content-Length: size`, `x-amz-content-sha256:
-//   UNSIGNED-PAYLOAD` (up to REPLAYABLE_PUT_MAX, held in memory anyway: the body's
-//   SHA-256), never `Content-Encoding: aws-chunked` or trailers: s3rver stores
+//   UNSIGNED-PAYLOAD` (a body of up to REPLAYABLE_PUT_MAX bytes, held in memory anyway,
+//   is signed with its SHA-256), never `Content-Encoding: aws-chunked` or trailers: s3rver stores
 //   aws-chunked framing inside the object and Ceph RGW refuses streaming trailers. A
 //   stream body is piped straight to the socket, so a 256 MiB blob costs no more than
 //   the socket's buffers.
