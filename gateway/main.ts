@@ -10,6 +10,7 @@ import { integrityRegistry } from '../shared/observability/integrity-metrics.ts'
 import type { Runtime } from '../shared/runtime/index.ts';
 import { ACCESS_KEY_TOPIC } from '../shared/cache/invalidation.ts';
 import { cachingBucketStore } from './bucket-cache.ts';
+import { CRC_IMPLEMENTATION } from '../shared/checksums/crc.ts';
 import type { Bootstrap } from '../shared/runtime/bootstrap.ts';
 import { addTenantKey, generateKeyPair, accessKeyContext } from '../shared/runtime/bootstrap.ts';
 import type { GatewayContext } from './context.ts';
@@ -116,7 +117,7 @@ export async function startGateway(rt: Runtime, boot: Bootstrap, opts: { s3Port?
   );
   const s3Port = await listen(s3, opts.s3Port ?? config.s3Port, config.host);
   const adminPort = await listen(admin, opts.adminPort ?? config.adminPort, config.host);
-  log.info({ s3Port, adminPort, host: config.host }, 'gateway listening');
+  log.info({ s3Port, adminPort, host: config.host, crc: CRC_IMPLEMENTATION }, 'gateway listening');
 
   return {
     s3Port,

@@ -1,13 +1,10 @@
 // Streaming checksums for every algorithm S3 speaks. Each hasher is fed the bytes
-// once, on the way in (docs/ARCHITECTURE.md, "The quorum writer"). CRC32 uses Node's
-// zlib.crc32, CRC32C the SIMD @node-rs/crc32, CRC64NVME the AWS SDK's own
-// implementation, MD5 / SHA-1 / SHA-256 node:crypto.
+// once, on the way in (docs/ARCHITECTURE.md, "The quorum writer"). The CRCs come from
+// crc.ts (the fastest implementation that loads here), MD5 / SHA-1 / SHA-256 from node:crypto.
 // Values are printed base64, big-endian, as in x-amz-checksum-* headers
 // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html).
 import { createHash, createHmac, createSecretKey, KeyObject, type Hmac } from 'node:crypto';
-import { crc32 as zlibCrc32 } from 'node:zlib';
-import { crc32c } from '@node-rs/crc32';
-import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
+import { crc32, crc32c, createCrc64 } from './crc.ts';
 import type { ChecksumAlgorithm } from '../../metadata/types.ts';
 
 export type { ChecksumAlgorithm };
@@ -57,24 +54,14 @@ class NodeHashHasher implements Hasher {
   }
 }
 
-class Crc64Hasher implements Hasher {
-  private readonly c = new Crc64Nvme();
-  update(data: Uint8Array): void {
-    this.c.update(data);
-  }
-  async digest(): Promise<Buffer> {
-    return Buffer.from(await this.c.digest());
-  }
-}
-
 export function createHasher(alg: ChecksumAlgorithm | 'MD5'): Hasher {
   switch (alg) {
     case 'CRC32':
-      return new Crc32Hasher((d, s) => zlibCrc32(d, s));
+      return new Crc32Hasher(crc32);
     case 'CRC32C':
-      return new Crc32Hasher((d, s) => crc32c(d, s));
+      return new Crc32Hasher(crc32c);
     case 'CRC64NVME':
-      return new Crc64Hasher();
+      return createCrc64();
     case 'SHA1':
       return new NodeHashHasher('sha1');
     case 'SHA256':

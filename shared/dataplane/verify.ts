@@ -6,7 +6,7 @@
 // connection and retries; the bad replica is marked and no longer read).
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { createHash } from 'node:crypto';
-import { crc32c } from '@node-rs/crc32';
+import { crc32c } from '../checksums/crc.ts';
 import { crc32cHex, createHasher, type Hasher } from '../checksums/index.ts';
 import { md5HasherFor } from '../checksums/off-thread.ts';
 
