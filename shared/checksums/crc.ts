@@ -25,7 +25,8 @@ function loadCrt(): CrtChecksums | null {
     // A binary that loads but computes wrong values must not go unnoticed: check the standard vectors.
     const nine = Buffer.from('123456789');
     if (mod.crc32c(nine, 0) !== 0xe3069283) return null;
-    if (Buffer.from(mod.crc64nvme(nine).buffer).toString('hex') !== 'ae8b14860a799888') return null;
+    const v = mod.crc64nvme(nine);
+    if (Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') !== 'ae8b14860a799888') return null;
     return mod;
   } catch {
     return null;
