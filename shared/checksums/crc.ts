@@ -13,8 +13,9 @@ import { createRequire } from 'node:module';
 import { crc32 as nodeRsCrc32, crc32c as nodeRsCrc32c } from '@node-rs/crc32';
 import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
 
+// Module functions that do not use `this`: crc32c can be handed on as it is.
 type CrtChecksums = {
-  crc32c(data: Uint8Array, previous?: number): number;
+  crc32c: (data: Uint8Array, previous?: number) => number;
   crc64nvme(data: Uint8Array, previous?: DataView): DataView;
 };
 
@@ -38,20 +39,16 @@ const crt = loadCrt();
 /** Which implementation computes CRC-32C and CRC64NVME in this process (logged at start). */
 export const CRC_IMPLEMENTATION: 'aws-crt' | '@node-rs/crc32 + @aws-sdk/crc64-nvme' = crt ? 'aws-crt' : '@node-rs/crc32 + @aws-sdk/crc64-nvme';
 
-/** CRC-32 (IEEE) of `data`, continuing from `previous` (0 to start). */
-export function crc32(data: Uint8Array, previous = 0): number {
-  return nodeRsCrc32(data, previous);
-}
+type Crc = (data: Uint8Array, previous?: number) => number;
 
-/** CRC-32C (Castagnoli) of `data`, continuing from `previous` (0 to start). */
-export const crc32c: (data: Uint8Array, previous?: number) => number = crt
-  ? (data, previous = 0) => crt.crc32c(data, previous)
-  : (data, previous = 0) => nodeRsCrc32c(data, previous);
+/** CRC-32 (IEEE) of `data`, continuing from `previous` (0 or absent to start). */
+export const crc32: Crc = nodeRsCrc32;
+
+/** CRC-32C (Castagnoli) of `data`, continuing from `previous` (0 or absent to start). */
+export const crc32c: Crc = crt ? crt.crc32c : nodeRsCrc32c;
 
 /** The portable CRC-32C, for comparing the native one with (tests). */
-export function portableCrc32c(data: Uint8Array, previous = 0): number {
-  return nodeRsCrc32c(data, previous);
-}
+export const portableCrc32c: Crc = nodeRsCrc32c;
 
 /** A running CRC64NVME; digest() gives the 8 bytes big-endian, as in x-amz-checksum-crc64nvme. */
 export interface Crc64 {

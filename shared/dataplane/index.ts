@@ -112,25 +112,25 @@ export class DataPlane {
     const { targets, writeQuorum } = this.choose();
     const chunkId = randomUUID();
     const key = physicalKey(chunkId);
-    // Why a target's physical bucket could not be made sure of, for the 503's log line.
-    const ensureErrors = new Map<string, string>();
-    const names = await Promise.all(
+    // Each target's physical bucket, or why it could not be made sure of (for the 503's log line).
+    const ensured = await Promise.all(
       targets.map((t) =>
-        this.ensurePhysicalBucket(opts.bucket, opts.tenantId, t).catch((err: unknown) => {
-          ensureErrors.set(t.row.id, `bucket not reachable: ${describeError(err)}`);
-          return null;
-        }),
+        this.ensurePhysicalBucket(opts.bucket, opts.tenantId, t).then(
+          (name) => ({ name, error: '' }),
+          (err: unknown) => ({ name: null, error: `bucket not reachable: ${describeError(err)}` }),
+        ),
       ),
     );
-    const blobs = targets.map((t, i) => ({ backendId: t.row.id, physicalBucket: names[i] ?? this.physicalBucket(opts.tenantId, opts.bucket.name, t), physicalKey: key }));
+    const blobs = targets.map((t, i) => ({ backendId: t.row.id, physicalBucket: ensured[i].name ?? this.physicalBucket(opts.tenantId, opts.bucket.name, t), physicalKey: key }));
     await this.d.store.beginChunk({ chunkId, bucketId: opts.bucket.id, blobs });
-    const live = targets.filter((_, i) => names[i] !== null);
-    const preFailed = targets.filter((_, i) => names[i] === null).map((t) => t.row.id);
+    const live = targets.filter((_, i) => ensured[i].name !== null);
+    const unreachable = targets.flatMap((t, i) => (ensured[i].name === null ? [{ backendId: t.row.id, error: ensured[i].error }] : []));
+    const preFailed = unreachable.map((u) => u.backendId);
     let result;
     try {
       if (live.length < writeQuorum) {
         opts.source.resume();
-        throw new QuorumError(`only ${live.length} targets reachable`, preFailed.map((backendId) => ({ backendId, error: ensureErrors.get(backendId) ?? 'bucket not reachable' })));
+        throw new QuorumError(`only ${live.length} targets reachable`, unreachable);
       }
       result = await quorumWrite({
         source: opts.source,
