@@ -33,7 +33,16 @@ export interface TestFedgate {
   stop(): Promise<void>;
 }
 
-export async function startTestFedgate(opts: { defaultBackends?: 'local' | 'none'; timeoutMs?: number; env?: Record<string, string>; workers?: boolean } = {}): Promise<TestFedgate> {
+export async function startTestFedgate(
+  opts: {
+    defaultBackends?: 'local' | 'none';
+    timeoutMs?: number;
+    env?: Record<string, string>;
+    workers?: boolean;
+    /** Where the gateway's JSON log lines go (level info unless FEDGATE_TEST_LOG_LEVEL says otherwise); else nowhere. */
+    logTo?: NodeJS.WritableStream;
+  } = {},
+): Promise<TestFedgate> {
   const db = await createTestDatabase();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fedgate-test-'));
   const adminToken = 'test-admin-token-' + Math.random().toString(36).slice(2);
@@ -47,10 +56,10 @@ export async function startTestFedgate(opts: { defaultBackends?: 'local' | 'none
     FEDGATE_ROOT_SECRET_KEY: secretAccessKey,
     FEDGATE_DEFAULT_BACKENDS: opts.defaultBackends ?? 'local',
     FEDGATE_BACKEND_TIMEOUT_MS: String(opts.timeoutMs ?? 3000),
-    FEDGATE_LOG_LEVEL: process.env.FEDGATE_TEST_LOG_LEVEL ?? 'silent',
+    FEDGATE_LOG_LEVEL: process.env.FEDGATE_TEST_LOG_LEVEL ?? (opts.logTo ? 'info' : 'silent'),
     ...opts.env,
   });
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, opts.logTo);
   const rt = await openRuntime(config, log);
   const boot = await bootstrap(rt);
   const workers =
