@@ -3,6 +3,7 @@
 // (streamed or not), account usage and cost, write one audit entry.
 import { HttpError as ProxyError } from '../shared/http/json.ts';
 import type http from 'node:http';
+import { isDatabaseUnreachable } from '../metadata/db.ts';
 import type { Logger } from '../shared/observability/logger.ts';
 import type { AuditEvent } from '../shared/audit/index.ts';
 import { evaluate } from '../shared/policy/index.ts';
@@ -348,6 +349,12 @@ export function createAiHandler(deps: AiProxyDeps) {
         audit.result = String(e.status);
         audit.details.error = e.code;
         if (!res.headersSent) send(e.status, errorBody(family, e.status, e.code, e.message), { 'x-fedgate-overhead-ms': ms(t0), ...(e instanceof RefusalError ? e.headers : {}) });
+        else res.destroy();
+      } else if (isDatabaseUnreachable(e)) {
+        // Tokens, rules and spend live in PostgreSQL: without it nothing can be allowed. 503, which the SDKs retry.
+        deps.log.warn({ err: (e as Error).message }, 'AI proxy: database unreachable');
+        audit.result = '503';
+        if (!res.headersSent) send(503, errorBody(family, 503, 'service_unavailable', 'Fedgate cannot reach its database; retry later'));
         else res.destroy();
       } else {
         deps.log.error({ err: (e as Error).message }, 'AI proxy error');

@@ -3,6 +3,7 @@
 // goes to the log only (house rule 2).
 import { S3Error, S3_ERRORS } from './s3-errors.ts';
 import { MetadataError } from '../metadata/types.ts';
+import { isDatabaseUnreachable } from '../metadata/db.ts';
 
 const METADATA_TO_S3: Record<string, string> = {
   NotFound: 'NoSuchKey',
@@ -11,6 +12,8 @@ const METADATA_TO_S3: Record<string, string> = {
 
 export function toS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
+  // PRODUCT.md §9: PostgreSQL unreachable → 503, which clients retry; the cause goes to the log.
+  if (isDatabaseUnreachable(err)) return new S3Error('ServiceUnavailable');
   const code = err && typeof err === 'object' && 'code' in err ? (err as { code: unknown }).code : undefined;
   if (typeof code === 'string') {
     const mapped = METADATA_TO_S3[code] ?? code;

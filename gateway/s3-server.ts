@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseOperation } from './router/index.ts';
 import { authenticate, createPayloadVerifier, SigningKeyCache } from './sigv4/index.ts';
 import { toS3Error } from './error-mapping.ts';
+import { isDatabaseUnreachable } from '../metadata/db.ts';
 import { S3Error, errorHasBody, renderErrorXml } from './s3-errors.ts';
 import type { GatewayContext } from './context.ts';
 import type { HandlerResult, S3Request } from './http-types.ts';
@@ -118,6 +119,7 @@ async function serve(ctx: GatewayContext, keyCache: SigningKeyCache, req: http.I
     const e = toS3Error(err);
     errorCode = e.code;
     if (e.code === 'InternalError') ctx.log.error({ reqId: id, op: opName, err }, 'internal error');
+    else if (isDatabaseUnreachable(err)) ctx.log.warn({ reqId: id, op: opName, err: (err as Error).message }, 'metadata database unreachable');
     result = {
       status: e.status,
       headers: { 'content-type': 'application/xml', ...((err as { responseHeaders?: Record<string, string> }).responseHeaders ?? {}) },

@@ -34,6 +34,19 @@ export interface PoolOptions {
   applicationName?: string;
   /** Server-side statement timeout in ms; none by default. */
   statementTimeoutMs?: number;
+  /**
+   * Client-side: how long to wait for a connection (a new one, or a free one of the pool) and
+   * for a query's answer, in ms; none by default. A server that is paused or cut off by the
+   * network accepts connections or queries and never answers: without these, neither fails.
+   */
+  connectTimeoutMs?: number;
+  queryTimeoutMs?: number;
+  /**
+   * Server-side: a session idle inside a transaction this long is ended by the server, which rolls
+   * the transaction back; none by default. Below queryTimeoutMs, it makes sure a COMMIT that reaches
+   * the server after the client gave up on it commits nothing (metadata/repositories/objects.ts).
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
 const INT8_OID = 20;
@@ -57,6 +70,9 @@ export function createPool(options: string | PoolOptions): pg.Pool {
     max: o.max,
     application_name: o.applicationName ?? 'fedgate',
     statement_timeout: o.statementTimeoutMs,
+    connectionTimeoutMillis: o.connectTimeoutMs,
+    query_timeout: o.queryTimeoutMs,
+    idle_in_transaction_session_timeout: o.idleInTransactionTimeoutMs,
     types: poolTypes as any,
   });
   // An idle client losing its connection (server restart) must not crash the process;
@@ -76,6 +92,23 @@ export function pgErrorCode(err: unknown): string | undefined {
 export function isRetryable(err: unknown): boolean {
   const code = pgErrorCode(err);
   return code !== undefined && RETRYABLE.has(code);
+}
+
+/** SQLSTATEs of a server that cannot serve: class 08 (connection exception), shutting down or starting, out of connections. */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
+/** Socket errors (Node's codes) of a server that is down or out of reach. */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** What node-postgres (pg 8) says when a connection breaks or a timeout of createPool's fires. */
+const LOST_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error and is not queryable)/;
+
+/**
+ * The database could not be reached or stopped answering: the request that met this may be
+ * retried later (503), and the connection it came on is of no further use (no ROLLBACK on it).
+ */
+export function isDatabaseUnreachable(err: unknown): boolean {
+  const code = pgErrorCode(err);
+  if (code !== undefined && (code.startsWith('08') || UNAVAILABLE_STATES.has(code) || SOCKET_CODES.has(code))) return true;
+  return err instanceof Error && LOST_MESSAGES.test(err.message);
 }
 
 /**
@@ -124,11 +157,15 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (tx: Queryable) => P
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      try {
-        await client.query('ROLLBACK');
-      } catch {
-        // The connection itself failed: don't hand it back to the pool.
-        broken = true;
+      // A connection that failed (or timed out: a query may still be on its way) is not handed
+      // back to the pool; a ROLLBACK on it would only wait for the timeout once more.
+      if (isDatabaseUnreachable(err)) broken = true;
+      else {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
       }
       if (attempt < attempts && isRetryable(err)) {
         await new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** attempt));

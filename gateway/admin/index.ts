@@ -8,6 +8,7 @@ import type { Vault } from '../../shared/vault/index.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
 import type { AuditLog } from '../../shared/audit/index.ts';
 import { MetadataError } from '../../metadata/types.ts';
+import { isDatabaseUnreachable } from '../../metadata/db.ts';
 import { AdminError, readJson, sendJson, str } from './http.ts';
 import { addStorage, listStorage, removeStorage } from './storage.ts';
 
@@ -167,6 +168,10 @@ export function createAdminRequestListener(deps: AdminDeps): http.RequestListene
     }
     route(deps, req, res).catch((e) => {
       if (e instanceof AdminError) return sendJson(res, e.status, { error: e.code, message: e.message });
+      if (isDatabaseUnreachable(e)) {
+        deps.log.warn({ err: (e as Error).message }, 'admin API: metadata database unreachable');
+        return sendJson(res, 503, { error: 'ServiceUnavailable', message: 'the metadata database is unreachable; retry later' });
+      }
       deps.log.error({ err: e }, 'admin API error');
       sendJson(res, 500, { error: 'InternalError', message: 'internal error; see the server log' });
     });

@@ -1,6 +1,6 @@
 // Objects: the visibility point (commitObject), reads, deletes, replica status.
 import type pg from 'pg';
-import { prepared, retrying, withTransaction, type Queryable } from '../db.ts';
+import { prepared, withTransaction, type Queryable } from '../db.ts';
 import type { BlobRow, CommitObjectInput, CommittedVersion, ObjectRead, ObjectVersion, SealedChunk } from '../types.ts';
 import { toBucket, type BucketDbRow } from './buckets.ts';
 import { appendChange } from './changelog.ts';
@@ -30,8 +30,13 @@ export async function commitObject(pool: pg.Pool, input: CommitObjectInput): Pro
     checksums: p.checksums,
     chunkId: isSealed(p.chunk) ? p.chunk.chunkId : p.chunk.existingChunkId,
   }));
-  return retrying(() =>
-    commitVersion(pool, {
+  // In a transaction of its own although it is one statement: its COMMIT then travels alone, after
+  // the statement's answer. A statement that reaches the server only after the gateway gave up on
+  // it (503) finds a session that is no longer in a transaction (idle_in_transaction_session_timeout,
+  // shared/runtime) or closed, and commits nothing: the object cannot appear after the client was
+  // told the write failed (PRODUCT.md §9). Sent alone, it would commit whenever it arrived.
+  return withTransaction(pool, (tx) =>
+    commitVersion(tx, {
       ...input,
       deleteMarker: false,
       parts,

@@ -14,6 +14,7 @@
 // a valid link of the chain.
 // Secrets: every event's details go through the redact step (redact.ts) first.
 import type pg from 'pg';
+import { isDatabaseUnreachable } from '../../metadata/db.ts';
 import { appendEntries, prepareEntry, verifyChain, type AuditEvent, type PreparedEntry, type VerifyResult } from './chain.ts';
 
 export type { AuditEvent, VerifyResult } from './chain.ts';
@@ -120,9 +121,11 @@ export function createAuditLog(pool: pg.Pool, opts: AuditLogOptions = {}): Audit
       await appendEntries(client, batch);
       await client.query('COMMIT');
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
+      if (isDatabaseUnreachable(err)) broken = true;
+      else
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
       throw err;
     } finally {
       client.release(broken);

@@ -25,6 +25,8 @@ export interface FedgateConfig {
   logLevel: string;
   /** Per-backend operation timeout: a backend that does not answer in time is a failed target. */
   backendTimeoutMs: number;
+  /** PostgreSQL connect and query timeout: a metadata database silent this long fails the request (503). */
+  dbTimeoutMs: number;
   /** Pause between scrub rounds (0: no scrubbing) and the MiB read back per round. */
   scrubIntervalMs: number;
   scrubMiBPerRound: number;
@@ -75,6 +77,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FedgateConfig 
     region: env.FEDGATE_REGION || 'us-east-1',
     logLevel: env.FEDGATE_LOG_LEVEL || 'info',
     backendTimeoutMs: intEnv(env, 'FEDGATE_BACKEND_TIMEOUT_MS', 10_000),
+    dbTimeoutMs: intEnv(env, 'FEDGATE_DB_TIMEOUT_MS', 10_000),
     scrubIntervalMs: intEnv(env, 'FEDGATE_SCRUB_INTERVAL_MS', 60_000),
     scrubMiBPerRound: intEnv(env, 'FEDGATE_SCRUB_MIB_PER_ROUND', 64),
     verifyReads: boolEnv(env, 'FEDGATE_VERIFY_READS', true),

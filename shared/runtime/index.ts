@@ -55,14 +55,24 @@ export async function openRuntime(config: FedgateConfig, log: Logger): Promise<R
     url = started.url;
     log.info('embedded PostgreSQL started');
   }
-  const pool = createPool(url);
+  // Migrations on a pool of their own, without the timeouts: a migration may run for long.
+  const migrationPool = createPool({ connectionString: url, max: 1 });
   try {
-    await migrate(pool, MIGRATIONS_DIR);
+    await migrate(migrationPool, MIGRATIONS_DIR);
   } catch (e) {
-    await pool.end().catch(() => {});
     await embedded?.stop().catch(() => {});
     throw e;
+  } finally {
+    await migrationPool.end().catch(() => {});
   }
+  // A database that stops answering fails a request after dbTimeoutMs (503) instead of hanging it,
+  // and a transaction whose client went quiet for half that is rolled back by the server.
+  const pool = createPool({
+    connectionString: url,
+    connectTimeoutMs: config.dbTimeoutMs,
+    queryTimeoutMs: config.dbTimeoutMs,
+    idleInTransactionTimeoutMs: Math.max(1, Math.floor(config.dbTimeoutMs / 2)),
+  });
   const store = createPgMetadataStore(pool);
   const settings = createSettingsStore(pool);
   const namingSecret = vault.open(await settings.putIfAbsent('naming_secret', vault.seal(randomBytes(32), 'naming-secret')), 'naming-secret');

@@ -41,6 +41,8 @@ export async function startTestFedgate(
     workers?: boolean;
     /** Where the gateway's JSON log lines go (level info unless FEDGATE_TEST_LOG_LEVEL says otherwise); else nowhere. */
     logTo?: NodeJS.WritableStream;
+    /** The DATABASE_URL the gateway gets, from the fresh test database's (e.g. through a proxy). */
+    databaseUrl?: (url: string) => string | Promise<string>;
   } = {},
 ): Promise<TestFedgate> {
   const db = await createTestDatabase();
@@ -50,7 +52,7 @@ export async function startTestFedgate(
   const secretAccessKey = 'test/secret+key=' + Math.random().toString(36).slice(2);
   const config = loadConfig({
     FEDGATE_DATA_DIR: dataDir,
-    DATABASE_URL: db.url,
+    DATABASE_URL: opts.databaseUrl ? await opts.databaseUrl(db.url) : db.url,
     FEDGATE_ADMIN_TOKEN: adminToken,
     FEDGATE_ROOT_ACCESS_KEY: accessKeyId,
     FEDGATE_ROOT_SECRET_KEY: secretAccessKey,

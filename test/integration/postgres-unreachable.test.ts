@@ -1,0 +1,199 @@
+// PRODUCT.md §9: "PostgreSQL unreachable: writes fail cleanly with 503; no blob becomes visible
+// later by accident." The gateway reaches its (real) PostgreSQL through a TCP forwarder that the
+// test takes away: refused (a server that is down: connections reset at once) and blackholed (a
+// server paused with SIGSTOP, or cut off by the network: nothing answers and nothing fails, so
+// only the gateway's own timeout, FEDGATE_DB_TIMEOUT_MS, can end the wait).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import pg from 'pg';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { createLogger } from '../../shared/observability/logger.ts';
+import { createDetector } from '../../ai-proxy/detection/index.ts';
+import { openAiState, startAiProxy } from '../../ai-proxy/main.ts';
+import { s3Error } from '../helpers/s3-error.ts';
+import { eventually, startTestFedgate, type TestFedgate } from '../helpers/fedgate.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+
+const DB_TIMEOUT_MS = 2000;
+let fg: TestFedgate;
+let s3: S3Client;
+let proxy: TcpProxy;
+/** Straight to the database, past the forwarder: what the gateway stored. */
+let direct: pg.Pool;
+let other: { accessKeyId: string; secretAccessKey: string };
+
+before(async () => {
+  fg = await startTestFedgate({
+    workers: false,
+    env: { FEDGATE_DB_TIMEOUT_MS: String(DB_TIMEOUT_MS) },
+    databaseUrl: async (url) => {
+      direct = new pg.Pool({ connectionString: url, max: 2 });
+      direct.on('error', () => {});
+      const u = new URL(url);
+      proxy = await startTcpProxy({ host: u.hostname, port: Number(u.port || 5432) });
+      u.hostname = '127.0.0.1';
+      u.port = String(proxy.port);
+      return u.toString();
+    },
+  });
+  s3 = fg.client();
+  await s3.send(new CreateBucketCommand({ Bucket: 'pgdown' }));
+  await s3.send(new PutObjectCommand({ Bucket: 'pgdown', Key: 'before', Body: 'acknowledged' }));
+  // A tenant whose key the gateway has never looked up (so it is not in the key cache).
+  other = (await fg.admin('POST', '/admin/tenants', { name: 'other' })).json;
+});
+
+after(async () => {
+  proxy?.restore();
+  await direct?.end();
+  await fg?.stop();
+  await proxy?.close();
+});
+
+async function readBack(key: string): Promise<string> {
+  const r = await s3.send(new GetObjectCommand({ Bucket: 'pgdown', Key: key }));
+  return r.Body!.transformToString();
+}
+
+test('PostgreSQL down: PUT, GET, HEAD and an uncached key answer 503 ServiceUnavailable, /ready says why; what was acknowledged is intact afterwards', { timeout: 60_000 }, async () => {
+  proxy.refuse();
+  try {
+    const put = await s3Error(s3.send(new PutObjectCommand({ Bucket: 'pgdown', Key: 'during', Body: randomBytes(64 * 1024) })));
+    assert.equal(put.status, 503);
+    assert.equal(put.name, 'ServiceUnavailable');
+    const get = await s3Error(s3.send(new GetObjectCommand({ Bucket: 'pgdown', Key: 'before' })));
+    assert.deepEqual([get.status, get.name], [503, 'ServiceUnavailable']);
+    const head = await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'pgdown', Key: 'before' })));
+    assert.equal(head.status, 503);
+    // Not InvalidAccessKeyId: the key could not be looked up, which says nothing about it.
+    const stranger = fg.client(other);
+    const e = await s3Error(stranger.send(new CreateBucketCommand({ Bucket: 'theirs' })));
+    assert.deepEqual([e.status, e.name], [503, 'ServiceUnavailable']);
+    const ready = await fetch(fg.adminUrl + '/ready');
+    assert.equal(ready.status, 503);
+    assert.match(((await ready.json()) as { checks: { postgres: string } }).checks.postgres, /^unreachable: /);
+    const admin = await fg.admin('GET', '/admin/tenants');
+    assert.deepEqual([admin.status, admin.json.error], [503, 'ServiceUnavailable']);
+  } finally {
+    proxy.restore();
+  }
+  assert.equal(await readBack('before'), 'acknowledged');
+  assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'pgdown', Key: 'during' })))).status, 404);
+  assert.equal((await fetch(fg.adminUrl + '/ready')).status, 200);
+});
+
+test('PostgreSQL that stops answering: a PUT fails with 503 after the database timeout instead of hanging, and the next one succeeds once it answers', { timeout: 60_000 }, async () => {
+  const once = new S3Client({ endpoint: fg.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: fg.accessKeyId, secretAccessKey: fg.secretAccessKey }, maxAttempts: 1 });
+  try {
+    proxy.blackhole();
+    try {
+      const t0 = performance.now();
+      const e = await s3Error(once.send(new PutObjectCommand({ Bucket: 'pgdown', Key: 'hung', Body: randomBytes(64 * 1024) })));
+      assert.deepEqual([e.status, e.name], [503, 'ServiceUnavailable']);
+      // It waited for the timeout, not for something else that failed fast.
+      assert.ok(performance.now() - t0 >= DB_TIMEOUT_MS * 0.9, `answered after ${Math.round(performance.now() - t0)} ms`);
+    } finally {
+      proxy.restore();
+    }
+    await eventually('a PUT goes through again', async () => {
+      await s3.send(new PutObjectCommand({ Bucket: 'pgdown', Key: 'after-hang', Body: 'back' }));
+      return true;
+    }, 20_000, 500);
+    assert.equal(await readBack('after-hang'), 'back');
+    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'pgdown', Key: 'hung' })))).status, 404);
+  } finally {
+    once.destroy();
+  }
+});
+
+test('PostgreSQL lost in the middle of a PUT: 503, the object never appears, and its blobs are left to the GC as garbage', { timeout: 60_000 }, async () => {
+  const once = new S3Client({ endpoint: fg.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: fg.accessKeyId, secretAccessKey: fg.secretAccessKey }, maxAttempts: 1 });
+  const unsealed = async () => (await direct.query<{ id: string }>('SELECT id FROM chunks WHERE sealed_at IS NULL')).rows.map((r) => r.id);
+  const earlier = new Set(await unsealed());
+  const half = 512 * 1024;
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const body = Readable.from(
+    (async function* () {
+      yield randomBytes(half);
+      await released;
+      yield randomBytes(half);
+    })(),
+  );
+  try {
+    const put = s3Error(once.send(new PutObjectCommand({ Bucket: 'pgdown', Key: 'cut', Body: body, ContentLength: 2 * half })));
+    // The chunk is begun (its row is the GC's record of where blobs may be) before bytes move.
+    const begun = await eventually('the PUT began its chunk', async () => (await unsealed()).find((id) => !earlier.has(id)), 20_000, 50);
+    proxy.blackhole();
+    release();
+    const e = await put;
+    assert.deepEqual([e.status, e.name], [503, 'ServiceUnavailable']);
+    proxy.restore();
+    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'pgdown', Key: 'cut' })))).status, 404);
+    const list = await s3.send(new ListObjectsV2Command({ Bucket: 'pgdown', Prefix: 'cut' }));
+    assert.equal(list.KeyCount, 0);
+    const refs = await direct.query('SELECT 1 FROM version_parts WHERE chunk_id = $1 UNION ALL SELECT 1 FROM upload_parts WHERE chunk_id = $1', [begun]);
+    assert.equal(refs.rowCount, 0);
+    // The write's own cleanup removes the blobs and the row once the database answers again (its
+    // statements may have waited in the blackhole); if it could not, the row stays, unsealed and
+    // unreferenced since it was begun, and the GC removes the blobs after the grace period.
+    const row = (await direct.query('SELECT sealed_at, unreferenced_since FROM chunks WHERE id = $1', [begun])).rows[0];
+    if (row) {
+      assert.equal(row.sealed_at, null);
+      assert.notEqual(row.unreferenced_since, null);
+    } else {
+      const files = await fs.readdir(path.join(fg.dataDir, 'backends'), { recursive: true });
+      assert.deepEqual(files.filter((f) => f.includes(begun)), [], 'no blob of the removed chunk is left on the local-disk backends');
+    }
+  } finally {
+    release();
+    proxy.restore();
+    once.destroy();
+  }
+});
+
+test('a COMMIT that reaches PostgreSQL only after the gateway gave up on it commits nothing: the PUT answered 503 never appears', { timeout: 60_000 }, async () => {
+  const once = new S3Client({ endpoint: fg.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: fg.accessKeyId, secretAccessKey: fg.secretAccessKey }, maxAttempts: 1 });
+  try {
+    // The version commit's statement is answered; its COMMIT, the next thing that connection
+    // sends, is held in the network while the gateway waits for the answer and times out.
+    proxy.blackholeWhen((chunk, previous) => chunk.includes('COMMIT\0') && previous !== null && previous.includes('fedgate_commit_version'));
+    const e = await s3Error(once.send(new PutObjectCommand({ Bucket: 'pgdown', Key: 'late-commit', Body: randomBytes(64 * 1024) })));
+    assert.deepEqual([e.status, e.name], [503, 'ServiceUnavailable']);
+    // The held COMMIT (and the gateway's close behind it) now reach the server.
+    proxy.restore();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'pgdown', Key: 'late-commit' })))).status, 404);
+    const rows = await direct.query(`SELECT 1 FROM object_versions v JOIN buckets b ON b.id = v.bucket_id WHERE b.name = 'pgdown' AND v.key = 'late-commit'`);
+    assert.equal(rows.rowCount, 0);
+  } finally {
+    proxy.restore();
+    once.destroy();
+  }
+});
+
+test('the AI proxy answers 503 with its error body while PostgreSQL is down, not 502 with a socket error', { timeout: 60_000 }, async () => {
+  const { store, kv } = openAiState({ pool: fg.rt.pool, vault: fg.rt.vault });
+  const ai = await startAiProxy({ store, kv, audit: fg.rt.audit, log: createLogger('silent'), createDetector }, { port: 0, host: '127.0.0.1' });
+  try {
+    proxy.refuse();
+    // A token the proxy has not seen: looking it up needs the database.
+    const res = await fetch(`http://127.0.0.1:${ai.port}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer fgt_${'x'.repeat(43)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    assert.equal(res.status, 503);
+    const body = (await res.json()) as { error: { type?: string; code?: string; message: string } };
+    assert.match(JSON.stringify(body.error), /service_unavailable/);
+    assert.doesNotMatch(body.error.message, /127\.0\.0\.1|ECONN/);
+  } finally {
+    proxy.restore();
+    await ai.close(100);
+    await store.close();
+  }
+});
