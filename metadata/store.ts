@@ -21,7 +21,16 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 const isId = (id: string) => typeof id === 'string' && UUID.test(id);
 
-export function createPgMetadataStore(pool: pg.Pool): MetadataStore {
+export interface PgMetadataStoreOptions {
+  /**
+   * How much longer than the time since its chunk was begun a PutObject's commit may still run:
+   * a commit that reaches the server later is rolled back (objects.commitObject, migrations/010).
+   * Half the pool's query timeout; unset: no such deadline (the commit then goes between BEGIN and COMMIT).
+   */
+  lateCommitAfterMs?: number;
+}
+
+export function createPgMetadataStore(pool: pg.Pool, opts: PgMetadataStoreOptions = {}): MetadataStore {
   let closed = false;
   const noBucket = (bucketId: string) => new MetadataError('NoSuchBucket', `bucket ${bucketId} does not exist`);
   const noBackend = (backendId: string) => new MetadataError('NotFound', `backend ${backendId} does not exist`);
@@ -97,7 +106,7 @@ export function createPgMetadataStore(pool: pg.Pool): MetadataStore {
           if (bad) throw noBackend(bad.backendId);
         }
       }
-      return objects.commitObject(pool, input);
+      return objects.commitObject(pool, input, opts.lateCommitAfterMs);
     },
     readObject: async (tenantId, bucketName, key, versionId) => (isId(tenantId) ? objects.readObject(pool, tenantId, bucketName, key, versionId) : null),
     getObject: async (bucketId, key, versionId) => (isId(bucketId) ? objects.getObject(pool, bucketId, key, versionId) : null),

@@ -118,6 +118,11 @@ export interface SealedChunk {
   checksums: ChecksumSet;
   /** Final state per target backend: 'ok' for those that acknowledged, 'writing' for stragglers still running, 'missing' for failed ones. */
   blobStates: { backendId: string; state: BlobState }[];
+  /**
+   * performance.now() just before the chunk's begin was sent. With it, a PutObject commits in one
+   * statement that the server refuses when it runs too late (commitObject, migrations/010).
+   */
+  begunAtMs?: number;
 }
 
 export interface VersionPart {
@@ -325,6 +330,8 @@ export type MetadataErrorCode =
   | 'InvalidPart'
   | 'PreconditionFailed'
   | 'ConditionalRequestConflict'
+  /** A commit that ran later than the gateway was prepared to wait for it (migrations/010); rolled back. */
+  | 'ServiceUnavailable'
   | 'NotFound';
 
 export class MetadataError extends Error {

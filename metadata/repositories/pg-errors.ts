@@ -20,13 +20,15 @@ export function isForeignKeyViolation(err: unknown, constraint?: string): boolea
 }
 
 /**
- * Call a server-side function of migrations/007 with one jsonb argument and return its
- * jsonb result. Its refusals (SQLSTATE FG001, the MetadataError code in DETAIL) come
- * back as MetadataError. One statement: atomic on its own, or part of `q`'s transaction.
+ * Call a server-side function of migrations/007 or later with a jsonb argument (and `more`
+ * plain ones after it) and return its jsonb result. Its refusals (SQLSTATE FG001, the
+ * MetadataError code in DETAIL) come back as MetadataError. One statement: atomic on its own,
+ * or part of `q`'s transaction.
  */
-export async function callFunction<T>(q: Queryable, name: string, arg: unknown): Promise<T> {
+export async function callFunction<T>(q: Queryable, name: string, arg: unknown, more: unknown[] = []): Promise<T> {
   try {
-    const r = await q.query<{ r: T }>(prepared(name, `SELECT ${name}($1::jsonb) AS r`), [JSON.stringify(arg)]);
+    const params = ['$1::jsonb', ...more.map((_, i) => `$${i + 2}`)].join(', ');
+    const r = await q.query<{ r: T }>(prepared(name, `SELECT ${name}(${params}) AS r`), [JSON.stringify(arg), ...more]);
     return r.rows[0].r;
   } catch (err) {
     throw asMetadataError(err) ?? err;

@@ -98,7 +98,7 @@ const unquote = (etag: string) => etag.trim().replace(/^W\//, '').replace(/^"(.*
  *    GC once nothing references them; tags and the changelog row go into the same transaction.
  * Runs inside the caller's transaction when `q` is one.
  */
-export async function commitVersion(q: Queryable, c: VersionCommit): Promise<CommittedVersion> {
+export async function commitVersion(q: Queryable, c: VersionCommit, inTime?: { chunkId: string; withinMs: number }): Promise<CommittedVersion> {
   let offset = 0;
   const parts = c.parts.map((p) => {
     const at = offset;
@@ -112,7 +112,7 @@ export async function commitVersion(q: Queryable, c: VersionCommit): Promise<Com
         seenId: c.condition.seenVersion ?? null,
       }
     : null;
-  const r = await callFunction<{ id: string; versionId: string; lastModifiedMs: number }>(q, 'fedgate_commit_version', {
+  const arg = {
     bucketId: c.bucketId,
     key: c.key,
     newVersionId: newVersionId(),
@@ -128,12 +128,15 @@ export async function commitVersion(q: Queryable, c: VersionCommit): Promise<Com
     checksumType: c.checksum?.type ?? null,
     condition,
     parts,
-    fresh: c.fresh,
+    fresh: c.fresh.map(({ begunAtMs: _begunAt, ...sealed }) => sealed),
     released: c.released ?? [],
     tags: c.tags ?? null,
     action: c.action,
     change: c.change ?? {},
-  });
+  };
+  const r = inTime
+    ? await callFunction<{ id: string; versionId: string; lastModifiedMs: number }>(q, 'fedgate_commit_version_in_time', arg, [inTime.chunkId, inTime.withinMs])
+    : await callFunction<{ id: string; versionId: string; lastModifiedMs: number }>(q, 'fedgate_commit_version', arg);
   return {
     id: r.id,
     bucketId: c.bucketId,

@@ -122,6 +122,8 @@ export class DataPlane {
       ),
     );
     const blobs = targets.map((t, i) => ({ backendId: t.row.id, physicalBucket: ensured[i].name ?? this.physicalBucket(opts.tenantId, opts.bucket.name, t), physicalKey: key }));
+    // The commit's deadline on the server counts from here (SealedChunk.begunAtMs).
+    const begunAtMs = performance.now();
     await this.d.store.beginChunk({ chunkId, bucketId: opts.bucket.id, blobs });
     const live = targets.filter((_, i) => ensured[i].name !== null);
     const unreachable = targets.flatMap((t, i) => (ensured[i].name === null ? [{ backendId: t.row.id, error: ensured[i].error }] : []));
@@ -172,6 +174,7 @@ export class DataPlane {
       crc32c: result.crc32c,
       checksums: result.checksums,
       blobStates: [...states].map(([backendId, state]) => ({ backendId, state })),
+      begunAtMs,
     };
     const settle = (committed: boolean) => {
       void result.stragglers.then(async () => {

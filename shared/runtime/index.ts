@@ -67,13 +67,15 @@ export async function openRuntime(config: FedgateConfig, log: Logger): Promise<R
   }
   // A database that stops answering fails a request after dbTimeoutMs (503) instead of hanging it,
   // and a transaction whose client went quiet for half that is rolled back by the server.
+  // A commit that reaches the server later than that is refused there too (metadata/store.ts).
+  const lateAfterMs = Math.max(1, Math.floor(config.dbTimeoutMs / 2));
   const pool = createPool({
     connectionString: url,
     connectTimeoutMs: config.dbTimeoutMs,
     queryTimeoutMs: config.dbTimeoutMs,
-    idleInTransactionTimeoutMs: Math.max(1, Math.floor(config.dbTimeoutMs / 2)),
+    idleInTransactionTimeoutMs: lateAfterMs,
   });
-  const store = createPgMetadataStore(pool);
+  const store = createPgMetadataStore(pool, { lateCommitAfterMs: lateAfterMs });
   const settings = createSettingsStore(pool);
   const namingSecret = vault.open(await settings.putIfAbsent('naming_secret', vault.seal(randomBytes(32), 'naming-secret')), 'naming-secret');
 

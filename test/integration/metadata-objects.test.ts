@@ -2,7 +2,7 @@
 // concurrency, overwrites and deletes that turn chunks into garbage, zero-copy.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MetadataError } from '../../metadata/index.ts';
+import { createPgMetadataStore, MetadataError } from '../../metadata/index.ts';
 import { beginChunk, garbageIds, META, putObject, sealed, setup, withoutParts, type Fixture } from './metadata-fixtures.ts';
 
 let f: Fixture;
@@ -90,6 +90,25 @@ describe('commitObject and getObject', () => {
       { code: 'NotFound' },
     );
     assert.equal(await f.store.getObject(f.bucket.id, 'ghost'), null);
+  });
+
+  test('a commit that runs later after its chunk was begun than the store allows is refused with ServiceUnavailable and stores nothing (migrations/010)', async () => {
+    const late = createPgMetadataStore(f.pool, { lateCommitAfterMs: 50 });
+    const commit = (key: string, chunkId: string, begunAtMs: number) =>
+      late.commitObject({ ...META, bucketId: f.bucket.id, key, size: 1, etag: 'e', multipartParts: null, parts: [{ partNumber: 1, size: 1, etag: 'e', checksums: {}, chunk: { ...sealed(chunkId, f.backends, 1), begunAtMs } }] });
+    // Begun, then the commit "sent" right away but reaching the server 300 ms after the begin.
+    const chunkId = await beginChunk(f.store, f.bucket.id, f.backends);
+    const begunAt = performance.now();
+    await new Promise((r) => setTimeout(r, 300));
+    await assert.rejects(commit('too-late', chunkId, performance.now()), { code: 'ServiceUnavailable' });
+    assert.equal(await f.store.getObject(f.bucket.id, 'too-late'), null);
+    // Rolled back whole, the seal included: the chunk is as the begin left it.
+    const row = (await f.pool.query('SELECT sealed_at, unreferenced_since FROM chunks WHERE id = $1', [chunkId])).rows[0];
+    assert.equal(row.sealed_at, null);
+    assert.notEqual(row.unreferenced_since, null);
+    // The same chunk committed with the time since its begin counted: in time.
+    const v = await commit('in-time', chunkId, begunAt);
+    assert.equal((await f.store.getObject(f.bucket.id, 'in-time'))?.versionId, v.versionId);
   });
 });
 

@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import pg from 'pg';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { createLogger } from '../../shared/observability/logger.ts';
 import { createDetector } from '../../ai-proxy/detection/index.ts';
 import { openAiState, startAiProxy } from '../../ai-proxy/main.ts';
@@ -156,20 +156,42 @@ test('PostgreSQL lost in the middle of a PUT: 503, the object never appears, and
   }
 });
 
-test('a COMMIT that reaches PostgreSQL only after the gateway gave up on it commits nothing: the PUT answered 503 never appears', { timeout: 60_000 }, async () => {
+test('a PutObject commit that reaches PostgreSQL only after the gateway gave up on it commits nothing: the PUT answered 503 never appears', { timeout: 60_000 }, async () => {
   const once = new S3Client({ endpoint: fg.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: fg.accessKeyId, secretAccessKey: fg.secretAccessKey }, maxAttempts: 1 });
   try {
-    // The version commit's statement is answered; its COMMIT, the next thing that connection
-    // sends, is held in the network while the gateway waits for the answer and times out.
-    proxy.blackholeWhen((chunk, previous) => chunk.includes('COMMIT\0') && previous !== null && previous.includes('fedgate_commit_version'));
-    const e = await s3Error(once.send(new PutObjectCommand({ Bucket: 'pgdown', Key: 'late-commit', Body: randomBytes(64 * 1024) })));
+    // The commit statement is held in the network; the gateway times out and answers 503, then
+    // the statement (and the gateway's close behind it) reaches the server and runs.
+    proxy.blackholeWhen((chunk) => chunk.includes('fedgate_commit_version'));
+    const e = await s3Error(once.send(new PutObjectCommand({ Bucket: 'pgdown', Key: 'late-put', Body: randomBytes(64 * 1024) })));
     assert.deepEqual([e.status, e.name], [503, 'ServiceUnavailable']);
-    // The held COMMIT (and the gateway's close behind it) now reach the server.
     proxy.restore();
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'pgdown', Key: 'late-commit' })))).status, 404);
-    const rows = await direct.query(`SELECT 1 FROM object_versions v JOIN buckets b ON b.id = v.bucket_id WHERE b.name = 'pgdown' AND v.key = 'late-commit'`);
+    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'pgdown', Key: 'late-put' })))).status, 404);
+    const rows = await direct.query(`SELECT 1 FROM object_versions v JOIN buckets b ON b.id = v.bucket_id WHERE b.name = 'pgdown' AND v.key = 'late-put'`);
     assert.equal(rows.rowCount, 0);
+  } finally {
+    proxy.restore();
+    once.destroy();
+  }
+});
+
+test('a CompleteMultipartUpload whose COMMIT reaches PostgreSQL only after the gateway gave up on it commits nothing; the upload can be completed again', { timeout: 60_000 }, async () => {
+  const once = new S3Client({ endpoint: fg.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: fg.accessKeyId, secretAccessKey: fg.secretAccessKey }, maxAttempts: 1 });
+  try {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'pgdown', Key: 'late-mpu' }));
+    const part = await s3.send(new UploadPartCommand({ Bucket: 'pgdown', Key: 'late-mpu', UploadId, PartNumber: 1, Body: 'the only part' }));
+    const complete = new CompleteMultipartUploadCommand({ Bucket: 'pgdown', Key: 'late-mpu', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } });
+    // Its statements run and are answered; the COMMIT that follows the version commit is held
+    // in the network while the gateway waits for it and times out.
+    proxy.blackholeWhen((chunk, previous) => chunk.includes('COMMIT\0') && previous !== null && previous.includes('fedgate_commit_version'));
+    const e = await s3Error(once.send(complete));
+    assert.deepEqual([e.status, e.name], [503, 'ServiceUnavailable']);
+    proxy.restore();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'pgdown', Key: 'late-mpu' })))).status, 404);
+    // Rolled back whole: the upload is still there, and completing it again works.
+    await s3.send(complete);
+    assert.equal(await readBack('late-mpu'), 'the only part');
   } finally {
     proxy.restore();
     once.destroy();
