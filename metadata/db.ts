@@ -112,6 +112,32 @@ export function isDatabaseUnreachable(err: unknown): boolean {
 }
 
 /**
+ * pool.connect(), with an 'error' listener on the client for as long as it is checked out.
+ * pg-pool removes its own listener while a client is out, and pg's Client emits 'error' whenever
+ * its connection breaks, even when the statement running on it fails with that error too: without
+ * a listener, a PostgreSQL restart or a reset connection between two statements of a transaction
+ * would be an uncaught exception that ends the process. `lost()` says whether that happened (the
+ * client must then not go back to the pool); `release(broken)` removes the listener and gives the
+ * client back, or closes it when broken or lost.
+ */
+export async function checkOut(pool: pg.Pool): Promise<{ client: pg.PoolClient; lost(): boolean; release(broken: boolean): void }> {
+  const client = await pool.connect();
+  let lost = false;
+  const onError = () => {
+    lost = true;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    lost: () => lost,
+    release(broken) {
+      client.removeListener('error', onError);
+      client.release(broken || lost);
+    },
+  };
+}
+
+/**
  * Run a single-statement operation (atomic on its own), retrying serialization
  * failures and deadlocks like withTransaction does.
  */
@@ -149,7 +175,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (tx: Queryable) => P
   if (opts.isolation) begin += ` ISOLATION LEVEL ${opts.isolation.toUpperCase()}`;
   if (opts.readOnly) begin += ' READ ONLY';
   for (let attempt = 1; ; attempt++) {
-    const client = await pool.connect();
+    const { client, lost, release } = await checkOut(pool);
     let broken = false;
     try {
       await client.query(begin);
@@ -159,7 +185,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (tx: Queryable) => P
     } catch (err) {
       // A connection that failed (or timed out: a query may still be on its way) is not handed
       // back to the pool; a ROLLBACK on it would only wait for the timeout once more.
-      if (isDatabaseUnreachable(err)) broken = true;
+      if (lost() || isDatabaseUnreachable(err)) broken = true;
       else {
         try {
           await client.query('ROLLBACK');
@@ -173,7 +199,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (tx: Queryable) => P
       }
       throw err;
     } finally {
-      client.release(broken);
+      release(broken);
     }
   }
 }

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
+import { checkOut } from './db.ts';
 
 /** Arbitrary constant identifying "fedgate schema migration" among advisory locks. */
 const MIGRATION_LOCK_KEY = 7_245_001_337;
@@ -39,7 +40,7 @@ export async function listMigrationFiles(dir: string): Promise<MigrationFile[]> 
 /** Apply pending migrations; returns the names of those applied by this call. */
 export async function migrate(pool: pg.Pool, dir: string): Promise<string[]> {
   const files = await listMigrationFiles(dir);
-  const client = await pool.connect();
+  const { client, release } = await checkOut(pool);
   let broken = false;
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
@@ -85,6 +86,6 @@ export async function migrate(pool: pg.Pool, dir: string): Promise<string[]> {
       });
     }
   } finally {
-    client.release(broken);
+    release(broken);
   }
 }

@@ -14,7 +14,7 @@
 // a valid link of the chain.
 // Secrets: every event's details go through the redact step (redact.ts) first.
 import type pg from 'pg';
-import { isDatabaseUnreachable } from '../../metadata/db.ts';
+import { checkOut, isDatabaseUnreachable } from '../../metadata/db.ts';
 import { appendEntries, prepareEntry, verifyChain, type AuditEvent, type PreparedEntry, type VerifyResult } from './chain.ts';
 
 export type { AuditEvent, VerifyResult } from './chain.ts';
@@ -114,21 +114,21 @@ export function createAuditLog(pool: pg.Pool, opts: AuditLogOptions = {}): Audit
   }
 
   async function appendBatch(batch: PreparedEntry[]): Promise<void> {
-    const client = await pool.connect();
+    const { client, lost, release } = await checkOut(pool);
     let broken = false;
     try {
       await client.query('BEGIN');
       await appendEntries(client, batch);
       await client.query('COMMIT');
     } catch (err) {
-      if (isDatabaseUnreachable(err)) broken = true;
+      if (lost() || isDatabaseUnreachable(err)) broken = true;
       else
         await client.query('ROLLBACK').catch(() => {
           broken = true;
         });
       throw err;
     } finally {
-      client.release(broken);
+      release(broken);
     }
   }
 

@@ -17,6 +17,7 @@ import { openAiState, startAiProxy } from '../../ai-proxy/main.ts';
 import { s3Error } from '../helpers/s3-error.ts';
 import { eventually, startTestFedgate, type TestFedgate } from '../helpers/fedgate.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { createPool, isDatabaseUnreachable, withTransaction } from '../../metadata/db.ts';
 
 const DB_TIMEOUT_MS = 2000;
 let fg: TestFedgate;
@@ -217,5 +218,29 @@ test('the AI proxy answers 503 with its error body while PostgreSQL is down, not
     proxy.restore();
     await ai.close(100);
     await store.close();
+  }
+});
+
+test('a connection reset between two statements of a transaction fails that transaction, and the process lives on', { timeout: 60_000 }, async () => {
+  // pg's Client emits 'error' when its connection breaks while it is checked out of the pool,
+  // where pg-pool keeps no listener: unhandled, that 'error' ends the process (node:test reports
+  // it as a failure of this file).
+  const pool = createPool({ connectionString: fg.rt.config.databaseUrl!, max: 1 });
+  try {
+    await assert.rejects(
+      withTransaction(pool, async (tx) => {
+        await tx.query('SELECT 1');
+        proxy.refuse();
+        await new Promise((r) => setTimeout(r, 200));
+        await tx.query('SELECT 2');
+      }),
+      (e: unknown) => isDatabaseUnreachable(e),
+    );
+    proxy.restore();
+    const r = await withTransaction(pool, (tx) => tx.query<{ n: number }>('SELECT 3 AS n'));
+    assert.equal(r.rows[0].n, 3);
+  } finally {
+    proxy.restore();
+    await pool.end();
   }
 });
