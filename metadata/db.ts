@@ -63,9 +63,44 @@ const poolTypes = {
   },
 };
 
+/** Set on every error a pool client of createPool's reports: it came from the database connection. */
+const FROM_DATABASE = Symbol('fedgate.fromDatabase');
+
+function fromDatabase<E>(err: E): E {
+  if (err && typeof err === 'object') (err as Record<symbol, unknown>)[FROM_DATABASE] = true;
+  return err;
+}
+
+type Callback = (err: unknown, res?: unknown) => void;
+const baseQuery = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+const baseConnect = pg.Client.prototype.connect as (cb?: Callback) => unknown;
+
+/**
+ * pg's Client, whose failed connects and queries (promise or callback form, as pg-pool calls it)
+ * carry FROM_DATABASE: a socket error such as ECONNRESET means "database unreachable" only when it
+ * came from here, not when a client of the gateway went away (isDatabaseUnreachable).
+ */
+class DatabaseClient extends pg.Client {}
+Object.assign(DatabaseClient.prototype, {
+  query(this: pg.Client, ...args: unknown[]): unknown {
+    const cb = args[args.length - 1];
+    if (typeof cb === 'function') {
+      args[args.length - 1] = (err: unknown, res: unknown) => (cb as Callback)(err ? fromDatabase(err) : err, res);
+      return baseQuery.apply(this, args);
+    }
+    const r = baseQuery.apply(this, args);
+    return r instanceof Promise ? r.catch((e: unknown) => Promise.reject(fromDatabase(e))) : r;
+  },
+  connect(this: pg.Client, cb?: Callback): unknown {
+    if (typeof cb === 'function') return baseConnect.call(this, (err) => cb(err ? fromDatabase(err) : err));
+    return (baseConnect.call(this) as Promise<void>).catch((e: unknown) => Promise.reject(fromDatabase(e)));
+  },
+});
+
 export function createPool(options: string | PoolOptions): pg.Pool {
   const o: PoolOptions = typeof options === 'string' ? { connectionString: options } : options;
   const pool = new pg.Pool({
+    Client: DatabaseClient,
     connectionString: o.connectionString,
     max: o.max,
     application_name: o.applicationName ?? 'fedgate',
@@ -107,7 +142,8 @@ const LOST_MESSAGES = /^(Connection terminated|timeout exceeded when trying to c
  */
 export function isDatabaseUnreachable(err: unknown): boolean {
   const code = pgErrorCode(err);
-  if (code !== undefined && (code.startsWith('08') || UNAVAILABLE_STATES.has(code) || SOCKET_CODES.has(code))) return true;
+  if (code !== undefined && (code.startsWith('08') || UNAVAILABLE_STATES.has(code))) return true;
+  if (code !== undefined && SOCKET_CODES.has(code)) return (err as Record<symbol, unknown>)[FROM_DATABASE] === true;
   return err instanceof Error && LOST_MESSAGES.test(err.message);
 }
 

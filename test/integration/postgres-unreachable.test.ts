@@ -244,3 +244,20 @@ test('a connection reset between two statements of a transaction fails that tran
     await pool.end();
   }
 });
+
+test('only errors from the database connection count as "database unreachable": a socket error from elsewhere does not', async () => {
+  const pool = createPool({ connectionString: 'postgres://postgres@127.0.0.1:1/none', connectTimeoutMs: 2000 });
+  try {
+    const refused = await pool.query('SELECT 1').then(
+      () => assert.fail('connected to port 1'),
+      (e: unknown) => e,
+    );
+    assert.equal((refused as { code?: string }).code, 'ECONNREFUSED');
+    assert.equal(isDatabaseUnreachable(refused), true);
+  } finally {
+    await pool.end();
+  }
+  // What a client of the gateway that went away mid-request looks like (node:http's 'aborted').
+  assert.equal(isDatabaseUnreachable(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })), false);
+  assert.equal(isDatabaseUnreachable(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED', syscall: 'connect' })), false);
+});
