@@ -107,12 +107,19 @@ export function createPool(options: string | PoolOptions): pg.Pool {
     statement_timeout: o.statementTimeoutMs,
     connectionTimeoutMillis: o.connectTimeoutMs,
     query_timeout: o.queryTimeoutMs,
-    idle_in_transaction_session_timeout: o.idleInTransactionTimeoutMs,
     types: poolTypes as any,
   });
   // An idle client losing its connection (server restart) must not crash the process;
   // the next query on the pool opens a fresh connection.
   pool.on('error', () => {});
+  // A SET on each new connection, queued before anything the pool hands it out for, rather than a
+  // startup parameter: PgBouncer refuses startup parameters it does not know.
+  const idleMs = o.idleInTransactionTimeoutMs;
+  if (idleMs !== undefined) {
+    pool.on('connect', (client) => {
+      client.query(`SET idle_in_transaction_session_timeout = ${Math.max(1, Math.floor(idleMs))}`).catch(() => {});
+    });
+  }
   return pool;
 }
 
