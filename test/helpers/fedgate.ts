@@ -25,8 +25,8 @@ export interface TestFedgate {
   /** null when started with `workers: false` (a separate `fedgate worker` process runs them). */
   workers: Workers | null;
   gateway: Gateway;
-  /** An S3 client with the SDK's default settings, as the root tenant. */
-  client(creds?: { accessKeyId: string; secretAccessKey: string }): S3Client;
+  /** An S3 client with the SDK's default settings (but `maxAttempts`, when given), as the root tenant. */
+  client(creds?: { accessKeyId: string; secretAccessKey: string }, opts?: { maxAttempts?: number }): S3Client;
   admin(method: string, p: string, body?: unknown): Promise<{ status: number; json: any }>;
   /** Environment for the aws cli pointed at this gateway. */
   awsEnv(creds?: { accessKeyId: string; secretAccessKey: string }): NodeJS.ProcessEnv;
@@ -86,8 +86,8 @@ export async function startTestFedgate(
     rt,
     workers,
     gateway,
-    client(creds) {
-      const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds ?? { accessKeyId, secretAccessKey } });
+    client(creds, opts) {
+      const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds ?? { accessKeyId, secretAccessKey }, ...opts });
       clients.push(c);
       return c;
     },
