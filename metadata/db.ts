@@ -99,6 +99,7 @@ Object.assign(DatabaseClient.prototype, {
 
 export function createPool(options: string | PoolOptions): pg.Pool {
   const o: PoolOptions = typeof options === 'string' ? { connectionString: options } : options;
+  const idleMs = o.idleInTransactionTimeoutMs;
   const pool = new pg.Pool({
     Client: DatabaseClient,
     connectionString: o.connectionString,
@@ -108,18 +109,20 @@ export function createPool(options: string | PoolOptions): pg.Pool {
     connectionTimeoutMillis: o.connectTimeoutMs,
     query_timeout: o.queryTimeoutMs,
     types: poolTypes as any,
+    // A SET on each new connection before the pool hands it out, rather than a startup parameter:
+    // PgBouncer refuses startup parameters it does not know. pg-pool awaits the hook, so nothing is
+    // queued behind the SET (pg 8 deprecates queued queries), and a SET that fails fails the connect
+    // instead of leaving a connection without the timeout.
+    onConnect:
+      idleMs === undefined
+        ? undefined
+        : ((async (client: pg.ClientBase) => {
+            await client.query(`SET idle_in_transaction_session_timeout = ${Math.max(1, Math.floor(idleMs))}`);
+          }) as (client: pg.ClientBase) => void),
   });
   // An idle client losing its connection (server restart) must not crash the process;
   // the next query on the pool opens a fresh connection.
   pool.on('error', () => {});
-  // A SET on each new connection, queued before anything the pool hands it out for, rather than a
-  // startup parameter: PgBouncer refuses startup parameters it does not know.
-  const idleMs = o.idleInTransactionTimeoutMs;
-  if (idleMs !== undefined) {
-    pool.on('connect', (client) => {
-      client.query(`SET idle_in_transaction_session_timeout = ${Math.max(1, Math.floor(idleMs))}`).catch(() => {});
-    });
-  }
   return pool;
 }
 

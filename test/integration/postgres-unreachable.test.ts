@@ -20,11 +20,15 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { createPool, isDatabaseUnreachable, withTransaction } from '../../metadata/db.ts';
 
 const DB_TIMEOUT_MS = 2000;
+/** Every process warning while this file runs (util.deprecate warns once per process). */
+const warnings: Error[] = [];
+process.on('warning', (w) => warnings.push(w));
 let fg: TestFedgate;
 let s3: S3Client;
 let proxy: TcpProxy;
 /** Straight to the database, past the forwarder: what the gateway stored. */
 let direct: pg.Pool;
+let directUrl: string;
 let other: { accessKeyId: string; secretAccessKey: string };
 
 before(async () => {
@@ -32,6 +36,7 @@ before(async () => {
     workers: false,
     env: { FEDGATE_DB_TIMEOUT_MS: String(DB_TIMEOUT_MS) },
     databaseUrl: async (url) => {
+      directUrl = url;
       direct = new pg.Pool({ connectionString: url, max: 2 });
       direct.on('error', () => {});
       const u = new URL(url);
@@ -256,4 +261,20 @@ test('only errors from the database connection count as "database unreachable": 
   // What a client of the gateway that went away mid-request looks like (node:http's 'aborted').
   assert.equal(isDatabaseUnreachable(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })), false);
   assert.equal(isDatabaseUnreachable(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED', syscall: 'connect' })), false);
+});
+
+test('every new pool connection has its idle-in-transaction timeout before its first statement, and none is queued behind the SET', async () => {
+  const pool = createPool({ connectionString: directUrl, max: 4, idleInTransactionTimeoutMs: 1234 });
+  try {
+    // Four statements at once on an empty pool: four new connections, each handed out only after its SET.
+    const rows = await Promise.all([1, 2, 3, 4].map(() => pool.query<{ t: string; pid: number }>("SELECT current_setting('idle_in_transaction_session_timeout') AS t, pg_backend_pid() AS pid")));
+    assert.equal(new Set(rows.map((r) => r.rows[0]!.pid)).size, 4);
+    for (const r of rows) assert.equal(r.rows[0]!.t, '1234ms');
+  } finally {
+    await pool.end();
+  }
+  // pg 8 warns (and pg 9 will fail) when a statement is queued on a connection that is still busy,
+  // which is what a SET sent from the pool's 'connect' event did with the first query behind it.
+  const queued = warnings.filter((w) => /already executing a query/.test(w.message));
+  assert.deepEqual(queued.map((w) => w.message), []);
 });
