@@ -119,8 +119,13 @@ export interface SealedChunk {
   /** Final state per target backend: 'ok' for those that acknowledged, 'writing' for stragglers still running, 'missing' for failed ones. */
   blobStates: { backendId: string; state: BlobState }[];
   /**
-   * performance.now() just before the chunk's begin was sent. With it, a PutObject commits in one
-   * statement that the server refuses when it runs too late (commitObject, migrations/010).
+   * performance.now() when the chunk's begin was answered. With it, a PutObject commits in one
+   * statement that the server refuses when it runs too late (commitObject, migrations/010): the
+   * deadline is the chunk's created_at, stamped by the server before that answer, plus the time
+   * since, plus half the database timeout, so it never falls later than half the timeout after
+   * the commit was sent, however late the begin itself ran. (Timed from before the begin was
+   * sent, a begin that waited in the pool or the network pushed the deadline past the moment the
+   * gateway gives up on the commit.)
    */
   begunAtMs?: number;
 }

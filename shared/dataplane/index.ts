@@ -122,9 +122,11 @@ export class DataPlane {
       ),
     );
     const blobs = targets.map((t, i) => ({ backendId: t.row.id, physicalBucket: ensured[i].name ?? this.physicalBucket(opts.tenantId, opts.bucket.name, t), physicalKey: key }));
-    // The commit's deadline on the server counts from here (SealedChunk.begunAtMs).
-    const begunAtMs = performance.now();
     await this.d.store.beginChunk({ chunkId, bucketId: opts.bucket.id, blobs });
+    // The commit's deadline on the server counts from here (SealedChunk.begunAtMs): after the
+    // begin's answer, so after the server stamped the chunk's created_at, however late the begin
+    // ran (it may wait for a pool connection, or in the network).
+    const begunAtMs = performance.now();
     const live = targets.filter((_, i) => ensured[i].name !== null);
     const unreachable = targets.flatMap((t, i) => (ensured[i].name === null ? [{ backendId: t.row.id, error: ensured[i].error }] : []));
     const preFailed = unreachable.map((u) => u.backendId);

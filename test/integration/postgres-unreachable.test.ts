@@ -178,6 +178,29 @@ test('a PutObject commit that reaches PostgreSQL only after the gateway gave up 
   }
 });
 
+test('a PutObject whose chunk begin ran late, then whose commit is held past the timeout: the late commit is refused too', { timeout: 60_000 }, async () => {
+  const once = oneAttempt();
+  try {
+    // The begin reaches the server 0.7 of the timeout late (waiting for a pool connection, or in
+    // the network) and is answered in time. Timed from before the begin was sent, the commit's
+    // deadline on the server would then reach past the moment the gateway gives up on it.
+    proxy.blackholeWhen((chunk) => chunk.includes('fedgate_begin_chunk'));
+    const put = s3Error(once.send(new PutObjectCommand({ Bucket: 'pgdown', Key: 'late-begin', Body: randomBytes(64 * 1024) })));
+    await new Promise((r) => setTimeout(r, DB_TIMEOUT_MS * 0.7));
+    proxy.restore();
+    proxy.blackholeWhen((chunk) => chunk.includes('fedgate_commit_version'));
+    const e = await put;
+    assert.deepEqual([e.status, e.name], [503, 'ServiceUnavailable']);
+    proxy.restore();
+    await new Promise((r) => setTimeout(r, DB_TIMEOUT_MS));
+    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'pgdown', Key: 'late-begin' })))).status, 404);
+    const rows = await direct.query(`SELECT 1 FROM object_versions v JOIN buckets b ON b.id = v.bucket_id WHERE b.name = 'pgdown' AND v.key = 'late-begin'`);
+    assert.equal(rows.rowCount, 0);
+  } finally {
+    proxy.restore();
+  }
+});
+
 test('a CompleteMultipartUpload whose COMMIT reaches PostgreSQL only after the gateway gave up on it commits nothing; the upload can be completed again', { timeout: 60_000 }, async () => {
   const once = oneAttempt();
   try {
