@@ -10,7 +10,8 @@ import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { freePort, startS3rver, type S3ServerHandle } from '../test/helpers/s3-servers.ts';
 import { spawnChild } from './lib/child.ts';
-import { largeCases, rssPhase, smallCases } from './lib/cases.ts';
+import { largeCases, largeGetCases, rssPhase, smallCases } from './lib/cases.ts';
+import { haproxyPath, startHaproxy } from './lib/haproxy.ts';
 import { abortOnSignalOrTimeout, Cleanup, log, runBenchmark, runStart, writeResults } from './lib/run.ts';
 import { fsSide } from './lib/fs-side.ts';
 import { startGatewayChild, type GatewayChild } from './lib/gateway-child.ts';
@@ -18,7 +19,7 @@ import { createBenchDatabase, type BenchDatabase } from './lib/pg-database.ts';
 import { cpuRows, cpuTable, markdownTable, rssRow, throughputRow, type CpuRow, type Row } from './lib/report.ts';
 import { cpuProbe } from './lib/cpu.ts';
 import { createBucket, directSide, fedgateSide, makeClient, type Side } from './lib/s3-targets.ts';
-import { GiB, KiB, MiB } from './lib/workload.ts';
+import { crcOf, GiB, KiB, MiB } from './lib/workload.ts';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -163,6 +164,7 @@ async function s3Phase(s: Settings, cleanup: Cleanup, data: Buffer, payloads: Bu
   out.row(rssRow('gateway peak RSS, whole S3 phase (info)', gw.memory().hwm, null));
   await stop();
   await bareProxyCeiling(s, cleanup, servers, directS, data, out);
+  await haproxyCeiling(s, cleanup, servers, directS, data, out);
   await unverifiedReads(s, cleanup, servers, directS, data, out);
   out.detail('s3.memory', memory);
   await stopServers();
@@ -253,6 +255,37 @@ async function bareProxyCeiling(s: Settings, cleanup: Cleanup, servers: S3Server
   out.row(throughputRow(`GET ${L} via bare pipe proxy (ceiling, info)`, large.get, null));
   out.row(throughputRow(`PUT ${L} via bare pipe proxy (ceiling, info)`, large.put, null));
   await stopProxy();
+}
+
+/**
+ * The same large GETs through HAProxy (bench/lib/haproxy.ts), copying through user space and
+ * with splice(2): the ceiling of a proxy in C. It reads the objects the bare-proxy phase stored.
+ */
+async function haproxyCeiling(s: Settings, cleanup: Cleanup, servers: S3ServerHandle[], directS: Side, data: Buffer, out: Sink): Promise<void> {
+  const command = haproxyPath();
+  if (!command) {
+    log('  haproxy is not installed: the HAProxy ceiling rows are left out (Debian: apt-get install haproxy)');
+    return;
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'fedgate-bench-haproxy-'));
+  const rmDir = cleanup.add(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
+  const keys = Array.from({ length: s.reps }, (_, r) => `bare-large-${r}`);
+  const want = { bytes: data.length, crc: crcOf(data) };
+  const L = size(data.length);
+  for (const splice of [false, true]) {
+    const how = splice ? 'splice' : 'user-space copy';
+    const hp = await startHaproxy({ command, repoRoot: REPO_ROOT, dir, backends: servers.map((x) => x.endpoint), splice });
+    const stopHp = cleanup.add(`stop haproxy ${hp.pid}`, () => hp.stop());
+    const clients = hp.endpoints.map((endpoint, i) => clientFor(cleanup, { endpoint, accessKeyId: servers[i].accessKeyId, secretAccessKey: servers[i].secretAccessKey }));
+    const name = `HAProxy, ${how}`;
+    log(`  ceiling: the large GET through HAProxy (pid ${hp.pid}, TCP, ${how})`);
+    const get = await largeGetCases(directS, { ...directSide(clients, 'bench-direct'), name }, keys, want, log, probes(servers, hp.pid));
+    out.detail(`s3.large.haproxy.${splice ? 'splice' : 'copy'}`, get);
+    out.cpu(cpuRows(`GET ${L}`, get, name));
+    out.row(throughputRow(`GET ${L} via HAProxy, ${how} (ceiling, info)`, get, null));
+    await stopHp();
+  }
+  await rmDir();
 }
 
 async function localPhase(s: Settings, cleanup: Cleanup, data: Buffer, payloads: Buffer[], out: Sink): Promise<void> {

@@ -49,6 +49,40 @@ export interface LargeOptions {
   cpu?: { direct: CpuProbe; fedgate: CpuProbe };
 }
 
+/** Time `fn` (seconds) and, with a probe, push the CPU it cost per GiB of `bytes` onto `costs`. */
+async function timedWithCpu(probe: CpuProbe | undefined, costs: CpuGroups[], bytes: number, fn: () => Promise<unknown>): Promise<number> {
+  const before = await probe?.();
+  const t = await timeIt(fn);
+  if (probe && before) costs.push(costPerGiB(before, await probe(), bytes));
+  return t;
+}
+
+/**
+ * GETs only, of large objects the direct side already holds (`keys`, one per timed rep, each
+ * `want`): for a middle that reaches the same backends, the way the direct side does.
+ */
+export async function largeGetCases(direct: Side, middle: Side, keys: string[], want: { bytes: number; crc: number }, log: Log, cpu?: { direct: CpuProbe; fedgate: CpuProbe }): Promise<Measurement> {
+  const mib = want.bytes / MiB;
+  const rates = { direct: [] as number[], fedgate: [] as number[] };
+  const costs = { direct: [] as CpuGroups[], fedgate: [] as CpuGroups[] };
+  for (const s of [direct, middle]) await getAndVerify(s, keys[0], 0, want);
+  for (const [r, key] of keys.entries()) {
+    for (const s of ordered(r, direct, middle)) {
+      const side = s === direct ? 'direct' : 'fedgate';
+      const t = await timedWithCpu(cpu?.[side], costs[side], want.bytes, () => getAndVerify(s, key, r, want));
+      rates[side].push(mib / t);
+      log(`  large GET ${s.name} rep ${r + 1}: ${(mib / t).toFixed(1)} MiB/s`);
+    }
+  }
+  return {
+    unit: 'MiB/s',
+    direct: median(rates.direct),
+    fedgate: median(rates.fedgate),
+    samples: rates,
+    ...(cpu ? { cpuPerGiB: { direct: medianCost(costs.direct), fedgate: medianCost(costs.fedgate) } } : {}),
+  };
+}
+
 /** PUT then GET of one large object, `reps` timed repetitions after one warm-up each. */
 export async function largeCases(direct: Side, fedgate: Side, data: Buffer, reps: number, prefix: string, log: Log, opts: LargeOptions = {}): Promise<{ put: Measurement; get: Measurement }> {
   const want = { bytes: data.length, crc: crcOf(data) };
@@ -59,14 +93,7 @@ export async function largeCases(direct: Side, fedgate: Side, data: Buffer, reps
   const bucketOf = (s: Side) => (s === direct ? put.direct : put.fedgate);
   const getOf = (s: Side) => (s === direct ? get.direct : get.fedgate);
   const sideOf = (s: Side) => (s === direct ? 'direct' : 'fedgate');
-  /** Time `fn` and, with probes, record the CPU it cost. */
-  const measured = async (op: 'put' | 'get', s: Side, fn: () => Promise<unknown>): Promise<number> => {
-    const probe = opts.cpu?.[sideOf(s)];
-    const before = await probe?.();
-    const t = await timeIt(fn);
-    if (probe && before) cpu[op][sideOf(s)].push(costPerGiB(before, await probe(), data.length));
-    return t;
-  };
+  const measured = (op: 'put' | 'get', s: Side, fn: () => Promise<unknown>) => timedWithCpu(opts.cpu?.[sideOf(s)], cpu[op][sideOf(s)], data.length, fn);
 
   for (const s of [direct, fedgate]) {
     await s.put(`${prefix}large-warm`, data);

@@ -64,9 +64,10 @@ export function procCpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
 }
 
-export async function spawnChild(what: string, args: string[], env: NodeJS.ProcessEnv, readyPattern: RegExp, opts: { repoRoot: string; timeoutMs: number; onExit?: () => void }): Promise<Child> {
-  const nodeBin = path.join(opts.repoRoot, 'node_modules', '.bin', 'node');
-  const child: ChildProcess = spawn(nodeBin, args, { cwd: opts.repoRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Start `args` under the project's Node (or under `opts.command`), ready once its output matches `readyPattern`. */
+export async function spawnChild(what: string, args: string[], env: NodeJS.ProcessEnv, readyPattern: RegExp, opts: { repoRoot: string; timeoutMs: number; onExit?: () => void; command?: string }): Promise<Child> {
+  const command = opts.command ?? path.join(opts.repoRoot, 'node_modules', '.bin', 'node');
+  const child: ChildProcess = spawn(command, args, { cwd: opts.repoRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const pid = child.pid!;
   let output = '';
   const collect = (d: string) => {
