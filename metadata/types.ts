@@ -105,6 +105,12 @@ export interface ChunkRow {
   crc32c: string;
   checksums: ChecksumSet;
   createdAt: Date;
+  /**
+   * Since when no version and no upload part references the chunk (null: referenced). Loaded
+   * where chunks are looked up on their own (getChunk, the GC and healer lists); absent in the
+   * parts of an object read, which are referenced by definition.
+   */
+  unreferencedSince?: Date | null;
   blobs: BlobRow[];
 }
 

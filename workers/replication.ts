@@ -12,6 +12,11 @@ export const STALE_WRITING_MS = 10 * 60 * 1000;
 export async function replicateChunk(deps: { store: MetadataStore; data: DataPlane; log: Logger; timeoutMs: number }, chunkId: string): Promise<{ repaired: number }> {
   const chunk = await deps.store.getChunk(chunkId);
   if (!chunk) return { repaired: 0 }; // collected meanwhile: nothing to do
+  // Garbage (its object was deleted or overwritten since the job was queued): no copy is owed,
+  // and one made now could land after the GC deleted the chunk's blobs and before it deleted
+  // its rows, a blob no row leads to. A chunk referenced again (a CopyObject within the GC's
+  // grace period) is found by the healer's next round.
+  if (chunk.unreferencedSince) return { repaired: 0 };
   const now = Date.now();
   const todo = chunk.blobs.filter(
     (b) => b.state === 'missing' || b.state === 'corrupt' || (b.state === 'writing' && now - b.updatedAt.getTime() > STALE_WRITING_MS),

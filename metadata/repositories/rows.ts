@@ -24,7 +24,7 @@ export function toBlob(r: BlobDbRow): BlobRow {
   };
 }
 
-export const CHUNK_COLUMNS = 'c.id, c.bucket_id, c.size, c.md5, c.crc32c, c.checksums, c.created_at';
+export const CHUNK_COLUMNS = 'c.id, c.bucket_id, c.size, c.md5, c.crc32c, c.checksums, c.created_at, c.unreferenced_since';
 
 export interface ChunkDbRow {
   id: string;
@@ -34,10 +34,14 @@ export interface ChunkDbRow {
   crc32c: string;
   checksums: ChecksumSet | null;
   created_at: Date;
+  /** In CHUNK_COLUMNS; not in the parts an object read loads. */
+  unreferenced_since?: Date | null;
 }
 
 export function toChunk(r: ChunkDbRow, blobs: BlobRow[]): ChunkRow {
-  return { id: r.id, bucketId: r.bucket_id, size: Number(r.size), md5: r.md5, crc32c: r.crc32c ?? '', checksums: r.checksums ?? {}, createdAt: r.created_at, blobs };
+  const chunk: ChunkRow = { id: r.id, bucketId: r.bucket_id, size: Number(r.size), md5: r.md5, crc32c: r.crc32c ?? '', checksums: r.checksums ?? {}, createdAt: r.created_at, blobs };
+  if (r.unreferenced_since !== undefined) chunk.unreferencedSince = r.unreferenced_since;
+  return chunk;
 }
 
 /** Blob rows of the given chunks, grouped by chunk id (backend id order, for stable output). */

@@ -4,10 +4,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { S3Client, CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { s3Error } from '../helpers/s3-error.ts';
 import { addS3Backends, startTestFedgate, eventually, type TestFedgate } from '../helpers/fedgate.ts';
 import { directClient, startS3rver, startMoto, motoUnavailable, type S3ServerHandle } from '../helpers/s3-servers.ts';
+import { createLogger } from '../../shared/observability/logger.ts';
+import { replicateChunk } from '../../workers/replication.ts';
 
 // Generous enough that CPU starvation under a parallel test run is not mistaken for a hung backend.
 const TIMEOUT_MS = 4000;
@@ -99,6 +101,27 @@ test('with one backend stopped a PUT succeeds, and the missing copy is created w
     await servers.b.restart();
   }
   await waitAllOk('one-down');
+});
+
+test('a missing copy of an object deleted before its backend returned is not made: the repair leaves no blob on that backend', async () => {
+  await servers.b.kill();
+  let blob: { chunkId: string; physicalBucket: string; physicalKey: string };
+  try {
+    await s3.send(new PutObjectCommand({ Bucket: 'fed', Key: 'deleted-before-repair', Body: randomBytes(100 * 1024) }));
+    blob = await eventually('be-b recorded as missing', async () => {
+      const part = (await fg.admin('GET', '/admin/replicas?tenant=root&bucket=fed&key=deleted-before-repair')).json.parts[0];
+      const b = part.replicas.find((r: any) => r.backend === 'be-b');
+      return b?.state === 'missing' ? { chunkId: part.chunkId, physicalBucket: b.physicalBucket, physicalKey: b.physicalKey } : null;
+    }, 10_000);
+    await s3.send(new DeleteObjectCommand({ Bucket: 'fed', Key: 'deleted-before-repair' }));
+  } finally {
+    await servers.b.restart();
+  }
+  // The queued job runs on its own once be-b answers; this runs the same repair now.
+  assert.deepEqual(await replicateChunk({ store: fg.rt.store, data: fg.rt.data, log: createLogger('silent'), timeoutMs: TIMEOUT_MS }, blob.chunkId), { repaired: 0 });
+  const e = await s3Error(directClient(servers.b).send(new HeadObjectCommand({ Bucket: blob.physicalBucket, Key: blob.physicalKey })));
+  assert.equal(e.status, 404);
+  await allHealthy();
 });
 
 test('with two backends stopped a PUT answers 503 and no object appears', async () => {
