@@ -4,7 +4,8 @@
 // - `blackhole()`: connections stay open and no byte moves in either direction (a server paused
 //   with SIGSTOP, or a network that drops everything: nothing answers and nothing fails);
 // - `blackholeWhen(test)`: forwards until a client sends a chunk that `test` picks, then holds
-//   that chunk back and blackholes everything, as if the network failed just as it was sent;
+//   that chunk back and blackholes everything, as if the network failed just as it was sent
+//   (`onHeld` says when);
 // - `restore()`: forwards again; what waited (held chunks first) flows on, in order, and a
 //   client's close reaches the server after its last bytes, as TCP would deliver them.
 import net from 'node:net';
@@ -16,7 +17,7 @@ export interface TcpProxy {
   port: number;
   refuse(): void;
   blackhole(): void;
-  blackholeWhen(test: ChunkTest): void;
+  blackholeWhen(test: ChunkTest, onHeld?: () => void): void;
   restore(): void;
   close(): Promise<void>;
 }
@@ -33,6 +34,7 @@ interface Pair {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let mode: 'forward' | 'refuse' | 'blackhole' = 'forward';
   let trigger: ChunkTest | null = null;
+  let onTriggered: (() => void) | undefined;
   const pairs = new Set<Pair>();
   const pauseAll = () => {
     for (const p of pairs) {
@@ -58,6 +60,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         mode = 'blackhole';
         pair.held.push(b);
         pauseAll();
+        onTriggered?.();
         return;
       }
       pair.previous = b;
@@ -96,8 +99,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       mode = 'blackhole';
       pauseAll();
     },
-    blackholeWhen(test) {
+    blackholeWhen(test, onHeld) {
       trigger = test;
+      onTriggered = onHeld;
     },
     restore() {
       mode = 'forward';
