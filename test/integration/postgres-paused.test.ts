@@ -2,8 +2,9 @@
 // backends) while a transaction's COMMIT is on its way: the COMMIT lands in the stopped server's
 // socket buffer, the gateway gives up and answers 503, and the server resumes long after. The
 // session's idle_in_transaction_session_timeout (half the gateway's database timeout) has expired
-// by then; the question is whether the resumed server ends the session before it reads the
-// COMMIT. A server of its own (embedded PostgreSQL under .tmp), since the machine's is shared.
+// by then: the resumed server must end the session before it reads the COMMIT. A PutObject's
+// commit, one statement, must refuse itself (its deadline, migrations/010). A server of its own
+// (embedded PostgreSQL under .tmp), since the machine's is shared.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -11,11 +12,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, HeadObjectCommand, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, HeadObjectCommand, PutObjectCommand, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../metadata/index.ts';
 import { s3Error } from '../helpers/s3-error.ts';
 import { startTestFedgate, type TestFedgate } from '../helpers/fedgate.ts';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { startTcpProxy, type ChunkTest, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const dataDir = path.join(ROOT, '.tmp', `paused-pg-test-${process.pid}`);
@@ -64,19 +65,17 @@ after(async () => {
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
-test('a CompleteMultipartUpload whose COMMIT waits in a paused server past the gateway timeout commits nothing once the server resumes', { timeout: 120_000 }, async () => {
-  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'paused', Key: 'mpu' }));
-  const part = await s3.send(new UploadPartCommand({ Bucket: 'paused', Key: 'mpu', UploadId, PartNumber: 1, Body: 'the only part' }));
+/** Hold the statement `held` picks, pause the server, let the statement into its socket buffer, resume after the 503. */
+async function pausedWhileCommitting(send: (once: S3Client) => Promise<unknown>, held: ChunkTest): Promise<void> {
   const once = fg.client(undefined, { maxAttempts: 1 });
-  const complete = new CompleteMultipartUploadCommand({ Bucket: 'paused', Key: 'mpu', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } });
   let paused = false;
   try {
-    const held = new Promise<void>((resolve) => proxy.blackholeWhen((chunk, previous) => chunk.includes('COMMIT\0') && previous !== null && previous.includes('fedgate_commit_version'), resolve));
-    const answer = s3Error(once.send(complete));
-    await held;
+    const onHold = new Promise<void>((resolve) => proxy.blackholeWhen(held, resolve));
+    const answer = s3Error(send(once));
+    await onHold;
     signalServer('SIGSTOP');
     paused = true;
-    proxy.restore(); // the COMMIT reaches the stopped server's socket
+    proxy.restore(); // the statement reaches the stopped server's socket
     const e = await answer;
     assert.deepEqual([e.status, e.name], [503, 'ServiceUnavailable']);
     await new Promise((r) => setTimeout(r, DB_TIMEOUT_MS));
@@ -84,13 +83,30 @@ test('a CompleteMultipartUpload whose COMMIT waits in a paused server past the g
     if (paused) signalServer('SIGCONT');
   }
   await new Promise((r) => setTimeout(r, 1000));
+}
+
+async function stored(key: string): Promise<boolean> {
   const c = new pg.Client(server.url);
   await c.connect();
   try {
-    const rows = await c.query(`SELECT 1 FROM object_versions v JOIN buckets b ON b.id = v.bucket_id WHERE b.name = 'paused' AND v.key = 'mpu'`);
-    assert.equal(rows.rowCount, 0, 'the COMMIT read after the resume committed the object');
+    const rows = await c.query(`SELECT 1 FROM object_versions v JOIN buckets b ON b.id = v.bucket_id WHERE b.name = 'paused' AND v.key = $1`, [key]);
+    return rows.rowCount !== 0;
   } finally {
     await c.end();
   }
+}
+
+test('a CompleteMultipartUpload whose COMMIT waits in a paused server past the gateway timeout commits nothing once the server resumes', { timeout: 120_000 }, async () => {
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'paused', Key: 'mpu' }));
+  const part = await s3.send(new UploadPartCommand({ Bucket: 'paused', Key: 'mpu', UploadId, PartNumber: 1, Body: 'the only part' }));
+  const complete = new CompleteMultipartUploadCommand({ Bucket: 'paused', Key: 'mpu', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } });
+  await pausedWhileCommitting((once) => once.send(complete), (chunk, previous) => chunk.includes('COMMIT\0') && previous !== null && previous.includes('fedgate_commit_version'));
+  assert.equal(await stored('mpu'), false, 'the COMMIT read after the resume committed the object');
   assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'paused', Key: 'mpu' })))).status, 404);
+});
+
+test("a PutObject whose commit statement waits in a paused server past the gateway timeout commits nothing once the server resumes", { timeout: 120_000 }, async () => {
+  await pausedWhileCommitting((once) => once.send(new PutObjectCommand({ Bucket: 'paused', Key: 'put', Body: 'acknowledged only if committed' })), (chunk) => chunk.includes('fedgate_commit_version'));
+  assert.equal(await stored('put'), false, 'the commit statement read after the resume committed the object');
+  assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'paused', Key: 'put' })))).status, 404);
 });
