@@ -114,6 +114,13 @@ export async function deleteBackend(pool: pg.Pool, backendId: string): Promise<v
   await withTransaction(pool, async (tx) => {
     const b = await tx.query<{ name: string }>('SELECT name FROM backends WHERE id = $1 FOR UPDATE', [backendId]);
     if (b.rows.length === 0) throw new MetadataError('NotFound', `backend ${backendId} does not exist`);
+    // Lock every chunk with a blob here before looking at its other copies: a blob state change
+    // (a replica marked corrupt or missing, a repair) or a commit takes the same lock, so the
+    // check below sees every one that finished first, and none can start until this one ends.
+    // (No blob can be added here meanwhile: its foreign key waits for the lock on the backend row.)
+    const chunkIds = await tx.query<{ chunk_id: string }>('SELECT chunk_id FROM blobs WHERE backend_id = $1 ORDER BY chunk_id', [backendId]);
+    const ids = chunkIds.rows.map((r) => r.chunk_id);
+    await lockChunks(tx, ids);
     // A referenced chunk whose only good copy lives here would be lost with it.
     // Unreferenced (garbage or still-being-written) chunks do not count.
     const sole = await tx.query<{ id: string }>(
@@ -126,11 +133,8 @@ export async function deleteBackend(pool: pg.Pool, backendId: string): Promise<v
     if (sole.rows.length > 0) {
       throw new MetadataError('BackendHoldsSoleCopies', `backend ${b.rows[0].name} holds the only good copy of chunk ${sole.rows[0].id}; drain it first`);
     }
-    const chunkIds = await tx.query<{ chunk_id: string }>('SELECT chunk_id FROM blobs WHERE backend_id = $1 ORDER BY chunk_id', [backendId]);
     // blobs and bucket_backends go with the backend (ON DELETE CASCADE); the blob
     // counters of the chunks that lost a replica are recounted under their row locks.
-    const ids = chunkIds.rows.map((r) => r.chunk_id);
-    await lockChunks(tx, ids);
     await tx.query('DELETE FROM backends WHERE id = $1', [backendId]);
     await recountBlobs(tx, ids);
     await appendChange(tx, 'backend', 'delete', { id: backendId, name: b.rows[0].name, blobsDropped: ids.length });

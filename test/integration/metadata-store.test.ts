@@ -227,6 +227,30 @@ describe('deleteBackend', () => {
     assert.ok((await f.store.listUnderReplicatedChunks(1000)).some((c) => c.id === chunkId));
     await assert.rejects(f.store.deleteBackend(extra.id), { code: 'NotFound' });
   });
+
+  test('a replica marked bad while the delete runs is seen: the delete waits for it and refuses, instead of dropping the last good copy', async () => {
+    const gone = await f.store.createBackend({ ...f.backends[0], name: 'leaving', provider: 'p8' });
+    const v = await putObject(f, 'race', { backends: [gone, f.backends[1]] });
+    const chunkId = v.parts[0].chunk.id;
+    // The scrubber (or a failed read) marks the other copy corrupt in a transaction that is still
+    // open when the delete starts.
+    const scrub = await f.pool.connect();
+    try {
+      await scrub.query('BEGIN');
+      await scrub.query('SELECT fedgate_set_blob_state($1, $2, $3)', [chunkId, f.backends[1].id, 'corrupt']);
+      const deleting = f.store.deleteBackend(gone.id).then(
+        () => 'deleted',
+        (e: { code?: string }) => e.code,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      await scrub.query('COMMIT');
+      assert.equal(await deleting, 'BackendHoldsSoleCopies');
+    } finally {
+      scrub.release();
+    }
+    assert.ok(await f.store.getBackendByName('leaving'));
+    assert.deepEqual((await f.store.getChunk(chunkId))!.blobs.find((b) => b.backendId === gone.id)?.state, 'ok');
+  });
 });
 
 describe('changelog', () => {
