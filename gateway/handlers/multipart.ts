@@ -42,6 +42,14 @@ async function requireUpload(ctx: Parameters<Handler>[0], req: S3Request) {
   return { bucket, upload };
 }
 
+/**
+ * 192 random bits as 48 hex digits. Not base64url: one id in 64 would start with '-', which the
+ * aws cli (argparse) takes for an option (`--upload-id -abc…`: "expected one argument").
+ */
+export function newUploadId(): string {
+  return randomBytes(24).toString('hex');
+}
+
 export const createMultipartUpload: Handler = async (ctx, req) => {
   if (req.op.kind !== 'CreateMultipartUpload') throw new Error('unreachable');
   validateObjectKey(req.op.key);
@@ -62,7 +70,7 @@ export const createMultipartUpload: Handler = async (ctx, req) => {
   if (alg && type === 'FULL_OBJECT' && !isCombinable(alg)) throw new S3Error('InvalidRequest', `The FULL_OBJECT checksum type cannot be used with the ${alg.toLowerCase()} checksum algorithm.`);
   if (alg && type === 'COMPOSITE' && alg === 'CRC64NVME') throw new S3Error('InvalidRequest', 'The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.');
   const tags = taggingFromHeaders(req.headers);
-  const uploadId = randomBytes(24).toString('base64url');
+  const uploadId = newUploadId();
   await ctx.store.createUpload({ ...meta, checksum: null, uploadId, bucketId: bucket.id, key: req.op.key, checksumAlgorithm: alg, checksumType: type });
   if (tags && tags.length > 0) await ctx.tagsCors.putUploadTags(uploadId, tags);
   const headers: Record<string, string> = { 'content-type': 'application/xml' };
