@@ -181,7 +181,11 @@ class ServerProcess {
         '-c',
         'unix_socket_directories=',
       ],
-      { cwd: pgDir, uid: runAs?.uid, gid: runAs?.gid, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      // A process group of its own: Ctrl-C in a terminal signals the whole foreground group, and
+      // the server must outlive Fedgate's own shutdown, which finishes in-flight requests (and their
+      // commits) before it stops the server itself. A server left by a killed Fedgate is stopped
+      // at the next start (clearStalePostmaster).
+      { cwd: pgDir, uid: runAs?.uid, gid: runAs?.gid, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
     const onLine = (b: Buffer) => {
       for (const line of b.toString('utf8').split('\n')) {

@@ -29,12 +29,13 @@ interface Started {
   adminPort: number;
 }
 
-async function start(): Promise<Started> {
+/** `group`: in a process group of its own, as a shell runs a job, so the test can send it Ctrl-C. */
+async function start(opts: { group?: boolean } = {}): Promise<Started> {
   const s3Port = await freePort();
   const adminPort = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, FEDGATE_DATA_DIR: dataDir, FEDGATE_S3_PORT: String(s3Port), FEDGATE_ADMIN_PORT: String(adminPort) };
   for (const k of ['DATABASE_URL', 'FEDGATE_ROOT_ACCESS_KEY', 'FEDGATE_ROOT_SECRET_KEY', 'FEDGATE_ADMIN_TOKEN', 'FEDGATE_MASTER_KEY', 'FEDGATE_DEFAULT_BACKENDS']) delete env[k];
-  const child = spawn(process.execPath, [path.join(root, 'bin/fedgate.ts'), 'serve'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(root, 'bin/fedgate.ts'), 'serve'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.group === true });
   children.push(child);
   let out = '';
   let err = '';
@@ -47,6 +48,23 @@ async function start(): Promise<Started> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return { child, stdout: () => out, stderr: () => err, s3Port, adminPort };
+}
+
+/** An 8 MiB PUT that streams slowly (512 KiB every 100 ms); resolves once 2 MiB are sent. */
+async function slowPut(s3: S3Client, key: string): Promise<{ body: Buffer; upload: Promise<{ ETag?: string }> }> {
+  const body = randomBytes(8 * 1024 * 1024);
+  let sent = 0;
+  const slow = new Readable({
+    read() {
+      if (sent >= body.length) return this.push(null);
+      const piece = body.subarray(sent, sent + 512 * 1024);
+      sent += piece.length;
+      setTimeout(() => this.push(piece), 100);
+    },
+  });
+  const upload = s3.send(new PutObjectCommand({ Bucket: 'photos', Key: key, Body: slow, ContentLength: body.length }));
+  while (sent < 2 * 1024 * 1024) await new Promise((r) => setTimeout(r, 20));
+  return { body, upload };
 }
 
 function stopWith(child: ChildProcess, signal: NodeJS.Signals): Promise<number | null> {
@@ -99,29 +117,33 @@ test('fedgate serve starts with no configuration, prints credentials once, stops
   s3.destroy();
 
   // SIGTERM while an upload is in flight: the upload finishes and is acknowledged, then the process exits.
-  const body = randomBytes(8 * 1024 * 1024);
-  let sent = 0;
-  const slow = new Readable({
-    read() {
-      if (sent >= body.length) return this.push(null);
-      const piece = body.subarray(sent, sent + 512 * 1024);
-      sent += piece.length;
-      setTimeout(() => this.push(piece), 100);
-    },
-  });
-  const upload = s3b.send(new PutObjectCommand({ Bucket: 'photos', Key: 'in-flight.bin', Body: slow, ContentLength: body.length }));
-  while (sent < 2 * 1024 * 1024) await new Promise((r) => setTimeout(r, 20));
+  const first8 = await slowPut(s3b, 'in-flight.bin');
   const exited = stopWith(second.child, 'SIGTERM');
-  const put = await upload;
-  assert.equal(put.ETag, `"${createHash('md5').update(body).digest('hex')}"`);
+  const put = await first8.upload;
+  assert.equal(put.ETag, `"${createHash('md5').update(first8.body).digest('hex')}"`);
   assert.equal(await exited, 0, second.stderr());
   s3b.destroy();
 
-  const third = await start();
+  // Ctrl-C in a terminal (SIGINT to the whole process group, embedded PostgreSQL included) while an
+  // upload is in flight: the upload still commits and is acknowledged.
+  const third = await start({ group: true });
   const s3c = new S3Client({ endpoint: `http://127.0.0.1:${third.s3Port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
   const back = await s3c.send(new GetObjectCommand({ Bucket: 'photos', Key: 'in-flight.bin' }));
-  assert.ok(Buffer.from(await back.Body!.transformToByteArray()).equals(body), 'the upload acknowledged during shutdown is there after a restart');
+  assert.ok(Buffer.from(await back.Body!.transformToByteArray()).equals(first8.body), 'the upload acknowledged during shutdown is there after a restart');
+  const second8 = await slowPut(s3c, 'in-flight-ctrl-c.bin');
+  const exitedToo = new Promise<number | null>((resolve) => third.child.once('exit', (code) => resolve(code)));
+  process.kill(-third.child.pid!, 'SIGINT');
+  const putToo = await second8.upload;
+  assert.equal(putToo.ETag, `"${createHash('md5').update(second8.body).digest('hex')}"`);
+  assert.equal(await exitedToo, 0, third.stderr());
   s3c.destroy();
-  assert.equal(await stopWith(third.child, 'SIGINT'), 0, third.stderr());
+  await assert.rejects(fs.stat(path.join(dataDir, 'pg', 'postmaster.pid')), { code: 'ENOENT' });
+
+  const fourth = await start();
+  const s3d = new S3Client({ endpoint: `http://127.0.0.1:${fourth.s3Port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
+  const backToo = await s3d.send(new GetObjectCommand({ Bucket: 'photos', Key: 'in-flight-ctrl-c.bin' }));
+  assert.ok(Buffer.from(await backToo.Body!.transformToByteArray()).equals(second8.body), 'the upload acknowledged during Ctrl-C is there after a restart');
+  s3d.destroy();
+  assert.equal(await stopWith(fourth.child, 'SIGINT'), 0, fourth.stderr());
   await assert.rejects(fs.stat(path.join(dataDir, 'pg', 'postmaster.pid')), { code: 'ENOENT' });
 });
