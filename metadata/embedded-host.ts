@@ -3,6 +3,7 @@
 // and the postmaster.pid a crashed run leaves behind.
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -186,4 +187,18 @@ async function runsDataDir(pid: number, pgDir: string): Promise<boolean> {
   }
   const args = cmdline.split('\0');
   return path.basename(args[0] ?? '') === 'postgres' && args.includes(pgDir);
+}
+
+/**
+ * Kill (SIGKILL) the server running on `pgDir`, if one is: for a supervisor whose Fedgate was
+ * killed and cannot stop it (the server has a process group of its own). Only that server: a pid
+ * file left by a crash may name a pid reused since. Linux only; elsewhere a no-op.
+ */
+export function killServerOn(pgDir: string): void {
+  try {
+    const pid = Number.parseInt(readFileSync(path.join(pgDir, 'postmaster.pid'), 'utf8').split('\n')[0] ?? '', 10);
+    if (pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(pgDir)) process.kill(pid, 'SIGKILL');
+  } catch {
+    // No server, or it is gone already.
+  }
 }

@@ -6,6 +6,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { killServerOn } from '../../metadata/embedded-host.ts';
 import { freePort } from '../../test/helpers/s3-servers.ts';
 import { startFlags } from '../../test/helpers/start-flags.ts';
 import { clearRefs, spawnChild, type ProcMemory } from './child.ts';
@@ -67,13 +68,17 @@ export async function startGatewayChild(opts: GatewayChildOptions): Promise<Gate
   const nodeArgs = [...startFlags(opts.repoRoot), ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [])];
   let child;
   try {
-    // Fedgate finishes in-flight requests (up to 30 s) on SIGTERM and, with --cpu-prof, writes the
-    // profile; stop() waits for that, then kills whatever it left in its process group (an
-    // embedded PostgreSQL).
+    // Fedgate finishes in-flight requests (up to 30 s) on SIGTERM, stops its embedded PostgreSQL
+    // and, with --cpu-prof, writes the profile; stop() waits for that, then kills whatever it left
+    // in its process group. The embedded PostgreSQL has a group of its own: if Fedgate had to be
+    // killed, its postmaster is killed here before the data directory goes.
     child = await spawnChild('fedgate serve', [...nodeArgs, path.join(opts.repoRoot, 'bin', 'fedgate.ts'), 'serve'], env, /Fedgate S3 endpoint:()/, {
       repoRoot: opts.repoRoot,
       timeoutMs: opts.startTimeoutMs ?? 120_000,
-      onExit: () => rmSync(dataDir, { recursive: true, force: true }),
+      onExit: () => {
+        killServerOn(path.join(dataDir, 'pg'));
+        rmSync(dataDir, { recursive: true, force: true });
+      },
     });
   } catch (e) {
     await rm(dataDir, { recursive: true, force: true });

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { freePort } from '../helpers/s3-servers.ts';
+import { killServerOn } from '../../metadata/embedded-host.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fedgate-serve-'));
@@ -18,6 +19,8 @@ const children: ChildProcess[] = [];
 
 after(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  // A killed Fedgate cannot stop its embedded PostgreSQL (a process group of its own).
+  killServerOn(path.join(dataDir, 'pg'));
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
