@@ -4,17 +4,13 @@
 // once with splice(2), where the bytes never leave the kernel. What it says: how much of the gap
 // to direct any process in the middle costs on this machine, whatever it is written in.
 // Used only when `haproxy` is installed (Debian: apt-get install haproxy); never by the tests.
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { freePort } from '../../test/helpers/s3-servers.ts';
+import { commandPath, freePort } from '../../test/helpers/s3-servers.ts';
 import { spawnChild, type Child } from './child.ts';
 
-export function haproxyPath(): string | null {
-  const r = spawnSync('sh', ['-c', 'command -v haproxy'], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : null;
-}
+export const haproxyPath = (): string | null => commandPath('haproxy');
 
 function accepting(port: number): Promise<boolean> {
   return new Promise((resolve) => {

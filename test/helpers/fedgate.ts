@@ -4,7 +4,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
+import assert from 'node:assert/strict';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../shared/config/index.ts';
 import { createLogger } from '../../shared/observability/logger.ts';
 import { openRuntime, type Runtime } from '../../shared/runtime/index.ts';
@@ -13,6 +14,7 @@ import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { DEFAULT_WORKER_OPTIONS, startWorkers, workersAdminRoute, type Workers } from '../../workers/main.ts';
 import { createTestDatabase } from './pg.ts';
 import type { S3ServerHandle } from './s3-servers.ts';
+import { s3Error } from './s3-error.ts';
 
 export interface TestFedgate {
   endpoint: string;
@@ -188,4 +190,14 @@ export async function addS3Backends(fg: Pick<TestFedgate, 'admin'>, servers: [na
     });
     if (r.status !== 201) throw new Error(`add-storage ${name}: HTTP ${r.status} ${JSON.stringify(r.json)}`);
   }
+}
+
+/**
+ * A write that failed never took effect: HEAD through the gateway is 404 and the database (`db`,
+ * straight to PostgreSQL, past any forwarder) holds no version of the key.
+ */
+export async function assertNeverStored(s3: S3Client, db: { query(sql: string, params: unknown[]): Promise<{ rowCount: number | null }> }, bucket: string, key: string, why?: string): Promise<void> {
+  const rows = await db.query('SELECT 1 FROM object_versions v JOIN buckets b ON b.id = v.bucket_id WHERE b.name = $1 AND v.key = $2', [bucket, key]);
+  assert.equal(rows.rowCount, 0, why ?? `a version of ${bucket}/${key} was committed`);
+  assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))).status, 404);
 }

@@ -192,10 +192,15 @@ export async function startS3rver(opts: S3ServerOptions = {}): Promise<S3ServerH
   );
 }
 
+/** Where `name` is on PATH, or null. */
+export function commandPath(name: string): string | null {
+  const r = spawnSync('sh', ['-c', 'command -v "$0"', name], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.trim() !== '' ? r.stdout.trim() : null;
+}
+
 /** Why moto tests cannot run here, or null when `moto_server` is on PATH. */
 export function motoUnavailable(): string | null {
-  const r = spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.trim() !== '' ? null : 'moto_server is not on PATH (preinstalled Python moto 5.x expected, see design/MACHINE.md)';
+  return commandPath('moto_server') ? null : 'moto_server is not on PATH (preinstalled Python moto 5.x expected, see design/MACHINE.md)';
 }
 
 export async function startMoto(opts: S3ServerOptions = {}): Promise<S3ServerHandle> {

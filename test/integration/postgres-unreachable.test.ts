@@ -15,7 +15,7 @@ import { createLogger } from '../../shared/observability/logger.ts';
 import { createDetector } from '../../ai-proxy/detection/index.ts';
 import { openAiState, startAiProxy } from '../../ai-proxy/main.ts';
 import { s3Error } from '../helpers/s3-error.ts';
-import { eventually, startTestFedgate, type TestFedgate } from '../helpers/fedgate.ts';
+import { assertNeverStored, eventually, startTestFedgate, type TestFedgate } from '../helpers/fedgate.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { createPool, isDatabaseUnreachable, withTransaction } from '../../metadata/db.ts';
 
@@ -170,9 +170,7 @@ test('a PutObject commit that reaches PostgreSQL only after the gateway gave up 
     assert.deepEqual([e.status, e.name], [503, 'ServiceUnavailable']);
     proxy.restore();
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'pgdown', Key: 'late-put' })))).status, 404);
-    const rows = await direct.query(`SELECT 1 FROM object_versions v JOIN buckets b ON b.id = v.bucket_id WHERE b.name = 'pgdown' AND v.key = 'late-put'`);
-    assert.equal(rows.rowCount, 0);
+    await assertNeverStored(s3, direct, 'pgdown', 'late-put');
   } finally {
     proxy.restore();
   }
@@ -193,9 +191,7 @@ test('a PutObject whose chunk begin ran late, then whose commit is held past the
     assert.deepEqual([e.status, e.name], [503, 'ServiceUnavailable']);
     proxy.restore();
     await new Promise((r) => setTimeout(r, DB_TIMEOUT_MS));
-    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'pgdown', Key: 'late-begin' })))).status, 404);
-    const rows = await direct.query(`SELECT 1 FROM object_versions v JOIN buckets b ON b.id = v.bucket_id WHERE b.name = 'pgdown' AND v.key = 'late-begin'`);
-    assert.equal(rows.rowCount, 0);
+    await assertNeverStored(s3, direct, 'pgdown', 'late-begin');
   } finally {
     proxy.restore();
   }
@@ -214,7 +210,7 @@ test('a CompleteMultipartUpload whose COMMIT reaches PostgreSQL only after the g
     assert.deepEqual([e.status, e.name], [503, 'ServiceUnavailable']);
     proxy.restore();
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'pgdown', Key: 'late-mpu' })))).status, 404);
+    await assertNeverStored(s3, direct, 'pgdown', 'late-mpu');
     // Rolled back whole: the upload is still there, and completing it again works.
     await s3.send(complete);
     assert.equal(await readBack('late-mpu'), 'the only part');
