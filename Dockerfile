@@ -11,6 +11,10 @@ COPY migrations ./migrations
 COPY shared ./shared
 COPY workers ./workers
 ENV FEDGATE_HOST=0.0.0.0 FEDGATE_DATA_DIR=/data
+# The data directory (the vault master key is generated there) belongs to the user Fedgate runs
+# as. Created before VOLUME: a new named volume starts as a copy of it, owner included; without
+# this it was root's, and the first start failed writing the master key (EACCES).
+RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]
 # S3, admin API, AI proxy; 9002: /health, /ready, /metrics of `fedgate worker`.
 EXPOSE 9000 9001 8080 9002

@@ -1,5 +1,6 @@
 // The node flags Fedgate runs with are package.json's `start` script; the Dockerfile and
-// docker-compose.yml repeat them, and the runtime must accept every one of them.
+// docker-compose.yml repeat them, and the runtime must accept every one of them. The image
+// must also be able to write its data directory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -35,4 +36,21 @@ test('the runtime accepts every start flag', () => {
   // Node refuses an unknown or malformed V8 flag ("bad option") with a non-zero exit.
   const out = execFileSync(process.execPath, [...startFlags(), '-e', 'process.stdout.write(typeof gc)'], { encoding: 'utf8' });
   assert.equal(out, 'function');
+});
+
+test('the image creates its data directory for the user it runs as, before declaring the volume', () => {
+  // A named volume starts as a copy of the image's directory, owner included; a directory
+  // VOLUME creates itself is root's, and `USER node` could not write the master key there.
+  const lines = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  const index = (re: RegExp) => lines.findIndex((l) => re.test(l));
+  const dataDir = /FEDGATE_DATA_DIR=(\S+)/.exec(lines.find((l) => l.startsWith('ENV ') && l.includes('FEDGATE_DATA_DIR=')) ?? '')?.[1];
+  const user = /^USER\s+(\S+)/.exec(lines.find((l) => l.startsWith('USER ')) ?? '')?.[1];
+  assert.ok(dataDir && user, 'the Dockerfile sets FEDGATE_DATA_DIR and USER');
+  const volume = index(new RegExp(`^VOLUME\\s+\\["${dataDir}"\\]`));
+  const made = index(new RegExp(`^RUN .*mkdir -p ${dataDir}\\b.*chown ${user}(:${user})? ${dataDir}\\b`));
+  assert.ok(volume >= 0, `VOLUME ["${dataDir}"]`);
+  assert.ok(made >= 0 && made < volume, `a RUN creating ${dataDir} owned by ${user} before VOLUME`);
 });
