@@ -1,6 +1,6 @@
 // Queue names and payloads shared by senders (the data plane) and the workers.
 // pg-boss on the metadata PostgreSQL (PRODUCT.md §3).
-import { PgBoss } from 'pg-boss';
+import { PgBoss, type ConstructorOptions } from 'pg-boss';
 
 export const QUEUES = {
   /** Finish the copies of a chunk that missed the synchronous quorum. */
@@ -11,8 +11,18 @@ export interface ReplicatePayload {
   chunkId: string;
 }
 
-export function createBoss(connectionString: string): PgBoss {
-  return new PgBoss({ connectionString, schema: 'fedgate_jobs', max: 4 });
+/**
+ * `timeoutMs` (FEDGATE_DB_TIMEOUT_MS) bounds each connect and each statement, as on the
+ * gateway's own pool: without it a statement on a connection to a database that stopped
+ * answering (paused, or cut off by the network) waited until the kernel gave the connection up
+ * (~15 min), and the heal, GC and scrub loops waiting on it ran no round in the meantime. A
+ * statement that timed out fails (its caller retries on its next round) and pg-pool closes its
+ * connection.
+ */
+export function createBoss(connectionString: string, timeoutMs: number): PgBoss {
+  // pg-boss hands its options to pg.Pool as they are; `query_timeout` is pg's, not in pg-boss's types.
+  const options: ConstructorOptions & { query_timeout: number } = { connectionString, schema: 'fedgate_jobs', max: 4, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs };
+  return new PgBoss(options);
 }
 
 export async function ensureQueues(boss: PgBoss): Promise<void> {

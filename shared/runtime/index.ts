@@ -90,7 +90,7 @@ export async function openRuntime(config: FedgateConfig, log: Logger): Promise<R
     },
     log,
   );
-  const boss = createBoss(url!);
+  const boss = createBoss(url!, config.dbTimeoutMs);
   boss.on('error', (e: Error) => log.warn({ err: e.message }, 'job queue error'));
   await boss.start();
   await ensureQueues(boss);

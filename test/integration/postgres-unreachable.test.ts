@@ -18,6 +18,7 @@ import { s3Error } from '../helpers/s3-error.ts';
 import { assertNeverStored, eventually, startTestFedgate, type TestFedgate } from '../helpers/fedgate.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { createPool, isDatabaseUnreachable, withTransaction } from '../../metadata/db.ts';
+import { enqueueReplication } from '../../shared/queue/index.ts';
 
 const DB_TIMEOUT_MS = 2000;
 /** Every process warning while this file runs (util.deprecate warns once per process). */
@@ -113,6 +114,38 @@ test('PostgreSQL that stops answering: a PUT fails with 503 after the database t
   }, 20_000, 500);
   assert.equal(await readBack('after-hang'), 'back');
   assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'pgdown', Key: 'hung' })))).status, 404);
+});
+
+test('the job queue gives up on a database that stops answering after the database timeout, and works again once it answers', { timeout: 60_000 }, async () => {
+  // The heal, GC and scrub loops and every repair a write leaves behind go through this queue;
+  // a statement stuck on a dead connection stopped them until the kernel gave the connection up.
+  const boss = fg.rt.boss;
+  const jobs = async (chunkId: string) =>
+    Number((await direct.query("SELECT count(*) AS n FROM fedgate_jobs.job WHERE data->>'chunkId' = $1", [chunkId])).rows[0].n);
+  // A connection in the queue's pool first, so the statement below goes out on it (not a connect).
+  const warm = `warm-${randomBytes(6).toString('hex')}`;
+  await enqueueReplication(boss, warm);
+  const stuck = `stuck-${randomBytes(6).toString('hex')}`;
+  proxy.blackhole();
+  let outcome: string;
+  const t0 = performance.now();
+  try {
+    outcome = await Promise.race([
+      enqueueReplication(boss, stuck).then(
+        () => 'sent',
+        (e: Error) => `failed: ${e.message}`,
+      ),
+      new Promise<string>((r) => setTimeout(() => r('still waiting'), DB_TIMEOUT_MS * 3).unref()),
+    ]);
+  } finally {
+    proxy.restore();
+  }
+  assert.match(outcome, /^failed: /, `after ${Math.round(performance.now() - t0)} ms`);
+  assert.ok(performance.now() - t0 >= DB_TIMEOUT_MS * 0.9, `gave up after ${Math.round(performance.now() - t0)} ms`);
+  const again = `again-${randomBytes(6).toString('hex')}`;
+  await eventually('the queue takes jobs again', async () => (await enqueueReplication(boss, again)) !== null || (await jobs(again)) > 0, 20_000, 500);
+  assert.equal(await jobs(again), 1);
+  assert.equal(await jobs(warm), 1);
 });
 
 test('PostgreSQL lost in the middle of a PUT: 503, the object never appears, and its blobs are removed or left to the GC', { timeout: 60_000 }, async () => {
