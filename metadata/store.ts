@@ -95,7 +95,10 @@ export function createPgMetadataStore(pool: pg.Pool, opts: PgMetadataStoreOption
       return chunks.upsertBlob(pool, blob);
     },
     getChunk: (chunkId) => chunks.getChunk(pool, chunkId),
-    deleteChunk: (chunkId) => chunks.deleteChunk(pool, chunkId),
+    doomChunk: (chunkId, graceMs) => chunks.doomChunk(pool, chunkId, graceMs),
+    listDoomedBlobs: (limit) => chunks.listDoomedBlobs(pool, limit),
+    settleDoomedBlob: (blob, deleted) => chunks.settleDoomedBlob(pool, blob, deleted),
+    renewChunk: (chunkId) => chunks.renewChunk(pool, chunkId),
     listGarbageChunks: (limit, olderThanMs) => chunks.listGarbageChunks(pool, limit, olderThanMs),
 
     commitObject: async (input) => {

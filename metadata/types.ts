@@ -95,6 +95,14 @@ export interface BlobRow {
   updatedAt: Date;
 }
 
+/** A blob whose chunk was removed (doomChunk), still to be deleted from its backend. */
+export interface DoomedBlob {
+  chunkId: string;
+  backendId: string;
+  physicalBucket: string;
+  physicalKey: string;
+}
+
 export interface ChunkRow {
   id: string;
   bucketId: string;
@@ -398,8 +406,18 @@ export interface MetadataStore {
   /** Add (or reset) a blob row for a replica being created on another backend. */
   upsertBlob(blob: { chunkId: string; backendId: string; physicalBucket: string; physicalKey: string; state: BlobState }): Promise<void>;
   getChunk(chunkId: string): Promise<ChunkRow | null>;
-  /** Remove a chunk and its blob rows (after its blobs were deleted from the backends). */
-  deleteChunk(chunkId: string): Promise<void>;
+  /**
+   * Remove an unreferenced chunk's rows for good, its blobs going to the doomed list (migrations/011):
+   * the blobs to delete, or null when the chunk is referenced (or, with `graceMs`, was referenced
+   * or created within that long) and stays. `[]` when it was already gone.
+   */
+  doomChunk(chunkId: string, graceMs: number | null): Promise<DoomedBlob[] | null>;
+  /** Doomed blobs still to be deleted from their backends, least recently tried first. */
+  listDoomedBlobs(limit: number): Promise<DoomedBlob[]>;
+  /** A doomed blob was deleted from its backend (its row goes), or its delete failed (it goes to the back of the list). */
+  settleDoomedBlob(blob: { chunkId: string; backendId: string }, deleted: boolean): Promise<void>;
+  /** A writer still streaming renews its uncommitted chunk's grace period; false when the chunk is gone. */
+  renewChunk(chunkId: string): Promise<boolean>;
   /** Chunks no version or upload references, created more than `olderThanMs` ago. */
   listGarbageChunks(limit: number, olderThanMs: number): Promise<ChunkRow[]>;
 

@@ -3,6 +3,7 @@
 // serve` runs them in-process, `fedgate worker` alone; everything arrives as arguments.
 import type http from 'node:http';
 import type { JobResult, PgBoss } from 'pg-boss';
+import { DEFAULT_GC_GRACE_MS } from '../shared/config/index.ts';
 import { sendJson } from '../shared/http/json.ts';
 import { integrity } from '../shared/observability/integrity-metrics.ts';
 import type { MetadataStore } from '../metadata/types.ts';
@@ -45,7 +46,7 @@ export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
   healthIntervalMs: 5_000,
   healIntervalMs: 30_000,
   gcIntervalMs: 60_000,
-  gcGraceMs: 60 * 60 * 1000,
+  gcGraceMs: DEFAULT_GC_GRACE_MS,
   timeoutMs: 10_000,
   // About 1 MiB/s of read-back on average (~84 GiB of replicas a day; FEDGATE_SCRUB_* in the README).
   scrubIntervalMs: 60_000,
@@ -53,10 +54,11 @@ export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
 };
 
 /** The worker options `fedgate serve` runs with, from its configuration. */
-export function workerOptionsFromConfig(config: { backendTimeoutMs: number; scrubIntervalMs: number; scrubMiBPerRound: number }): WorkerOptions {
+export function workerOptionsFromConfig(config: { backendTimeoutMs: number; gcGraceMs: number; scrubIntervalMs: number; scrubMiBPerRound: number }): WorkerOptions {
   return {
     ...DEFAULT_WORKER_OPTIONS,
     timeoutMs: config.backendTimeoutMs,
+    gcGraceMs: config.gcGraceMs,
     scrubIntervalMs: config.scrubIntervalMs,
     scrub: { ...DEFAULT_WORKER_OPTIONS.scrub, maxBytes: Math.max(1, config.scrubMiBPerRound) * 1024 * 1024 },
   };
@@ -98,18 +100,21 @@ export async function startWorkers(deps: { store: MetadataStore; data: DataPlane
     for (const c of chunks) await enqueueReplication(boss, c.id);
     return chunks.length;
   };
+  // A round: blobs doomed earlier and not yet deleted (their backend was away, or a remover
+  // stopped half-way), then the chunks unreferenced for the grace period, each re-checked under
+  // its row lock as it is doomed (a CopyObject may have referenced it since the listing).
   const gcNow = async () => {
+    const leftover = await data.deleteDoomed(await store.listDoomedBlobs(500));
     const chunks = await store.listGarbageChunks(500, opts.gcGraceMs);
     let removed = 0;
     for (const c of chunks) {
       try {
-        await data.removeChunk(c.id);
-        removed++;
+        if (await data.removeChunk(c.id, opts.gcGraceMs)) removed++;
       } catch (e) {
         log.debug({ chunkId: c.id, err: (e as Error).message }, 'gc: chunk not removable yet');
       }
     }
-    if (removed > 0) log.info({ removed }, 'gc: removed unreferenced chunks');
+    if (removed > 0 || leftover > 0) log.info({ removed, leftoverBlobsDeleted: leftover }, 'gc: removed unreferenced chunks');
     return removed;
   };
 

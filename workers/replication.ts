@@ -2,7 +2,7 @@
 // replace a corrupt or missing one (PRODUCT.md §3). Idempotent: a replica that is
 // already 'ok' is left alone; the bytes copied are checked against the chunk's record
 // (DataPlane.openChunk) before the copy is marked 'ok'.
-import type { MetadataStore } from '../metadata/types.ts';
+import { MetadataError, type MetadataStore } from '../metadata/types.ts';
 import type { DataPlane } from '../shared/dataplane/index.ts';
 import type { Logger } from '../shared/observability/logger.ts';
 
@@ -13,9 +13,8 @@ export async function replicateChunk(deps: { store: MetadataStore; data: DataPla
   const chunk = await deps.store.getChunk(chunkId);
   if (!chunk) return { repaired: 0 }; // collected meanwhile: nothing to do
   // Garbage (its object was deleted or overwritten since the job was queued): no copy is owed,
-  // and one made now could land after the GC deleted the chunk's blobs and before it deleted
-  // its rows, a blob no row leads to. A chunk referenced again (a CopyObject within the GC's
-  // grace period) is found by the healer's next round.
+  // and one made now would only be the GC's to delete. A chunk referenced again (a CopyObject
+  // within the GC's grace period) is found by the healer's next round.
   if (chunk.unreferencedSince) return { repaired: 0 };
   const now = Date.now();
   const todo = chunk.blobs.filter(
@@ -34,8 +33,19 @@ export async function replicateChunk(deps: { store: MetadataStore; data: DataPla
       // a source replica with other bytes fails the put (and is marked corrupt) before the
       // copy could be taken for a good one.
       const source = await deps.data.openChunk(chunk);
-      await target.driver.put({ bucket: b.physicalBucket, key: b.physicalKey }, source, chunk.size);
-      await deps.store.setBlobState(chunkId, b.backendId, 'ok');
+      const loc = { bucket: b.physicalBucket, key: b.physicalKey };
+      await target.driver.put(loc, source, chunk.size);
+      try {
+        await deps.store.setBlobState(chunkId, b.backendId, 'ok');
+      } catch (e) {
+        // Removed while we copied (the GC doomed it: its doomed list may have been worked
+        // through before this copy landed): take the copy back, or no row would lead to it.
+        if (e instanceof MetadataError && e.code === 'NotFound') {
+          await target.driver.delete(loc, AbortSignal.timeout(deps.timeoutMs)).catch(() => {});
+          return { repaired };
+        }
+        throw e;
+      }
       repaired++;
     } catch (e) {
       failures.push(`${target.row.name}: ${(e as Error).message}`);

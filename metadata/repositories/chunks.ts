@@ -1,7 +1,7 @@
 // Chunks and their blobs as the write path, the healer and the GC see them.
 import type pg from 'pg';
 import { prepared, retrying, withTransaction, type Queryable } from '../db.ts';
-import { MetadataError, type BlobState, type ChunkRow, type ScrubCandidate } from '../types.ts';
+import { MetadataError, type BlobState, type ChunkRow, type DoomedBlob, type ScrubCandidate } from '../types.ts';
 import { appendChange } from './changelog.ts';
 import { lockChunks, recountBlobs } from './chunk-refs.ts';
 import { asMetadataError, isForeignKeyViolation, isUniqueViolation } from './pg-errors.ts';
@@ -80,24 +80,52 @@ export async function getChunk(q: Queryable, chunkId: string): Promise<ChunkRow 
 }
 
 /**
- * Remove a chunk and its blob rows. Idempotent for a chunk already gone. A chunk that
- * gained a reference since the caller decided to delete it (a zero-copy CopyObject
- * within the grace period) is refused with ConditionalRequestConflict: its blobs are
- * in use again.
+ * Decide to remove a chunk, for good (migrations/011): under its row lock, and only if no version
+ * and no upload part references it (and, with `graceMs`, none did and it was not created within
+ * that long), its blob rows move to doomed_blobs and its rows are deleted, in one transaction.
+ * Returns the blobs now to be deleted from the backends (`[]` when the chunk was already gone),
+ * or null when the chunk stays. A reference attempted afterwards fails on the missing chunk row,
+ * so deleting the blobs can never take bytes from under a committed object.
  */
-export async function deleteChunk(pool: pg.Pool, chunkId: string): Promise<void> {
-  await withTransaction(pool, async (tx) => {
-    const found = await lockChunks(tx, [chunkId]);
-    if (!found.has(chunkId)) return;
-    const used = await tx.query(
-      `SELECT 1 WHERE EXISTS (SELECT 1 FROM version_parts WHERE chunk_id = $1)
-                    OR EXISTS (SELECT 1 FROM upload_parts WHERE chunk_id = $1)`,
-      [chunkId],
-    );
-    if (used.rows.length > 0) throw new MetadataError('ConditionalRequestConflict', `chunk ${chunkId} is referenced and cannot be deleted`);
-    await tx.query('DELETE FROM chunks WHERE id = $1', [chunkId]);
-    await appendChange(tx, 'chunk', 'delete', { id: chunkId });
-  });
+export async function doomChunk(q: Queryable, chunkId: string, graceMs: number | null): Promise<DoomedBlob[] | null> {
+  const r = await q.query<{ r: DoomedBlob[] | null }>(prepared('fedgate_doom_chunk', 'SELECT fedgate_doom_chunk($1, $2) AS r'), [
+    chunkId,
+    graceMs === null ? null : Math.max(0, Math.floor(graceMs)),
+  ]);
+  return r.rows[0].r;
+}
+
+/** Doomed blobs not yet deleted (a backend was away, or the remover stopped), least recently tried first. */
+export async function listDoomedBlobs(q: Queryable, limit: number): Promise<DoomedBlob[]> {
+  const r = await q.query<{ chunk_id: string; backend_id: string; physical_bucket: string; physical_key: string }>(
+    'SELECT chunk_id, backend_id, physical_bucket, physical_key FROM doomed_blobs ORDER BY tried_at, chunk_id, backend_id LIMIT $1',
+    [limit],
+  );
+  return r.rows.map((x) => ({ chunkId: x.chunk_id, backendId: x.backend_id, physicalBucket: x.physical_bucket, physicalKey: x.physical_key }));
+}
+
+/** A doomed blob was deleted from its backend (`deleted`), or its delete failed: then it goes to the back of the list. */
+export async function settleDoomedBlob(q: Queryable, blob: { chunkId: string; backendId: string }, deleted: boolean): Promise<void> {
+  await q.query(
+    deleted ? 'DELETE FROM doomed_blobs WHERE chunk_id = $1 AND backend_id = $2' : 'UPDATE doomed_blobs SET tried_at = now() WHERE chunk_id = $1 AND backend_id = $2',
+    [blob.chunkId, blob.backendId],
+  );
+}
+
+/**
+ * A writer still streaming into a chunk it began renews its lease: an unreferenced chunk counts
+ * as unreferenced from now, so the GC's grace period starts again. False when the chunk is gone
+ * (doomed: the write must fail). One row update, serialised with fedgate_doom_chunk by the row lock.
+ */
+export async function renewChunk(q: Queryable, chunkId: string): Promise<boolean> {
+  const r = await q.query(
+    prepared(
+      'fedgate_renew_chunk',
+      'UPDATE chunks SET unreferenced_since = CASE WHEN unreferenced_since IS NULL THEN NULL ELSE now() END WHERE id = $1',
+    ),
+    [chunkId],
+  );
+  return (r.rowCount ?? 0) > 0;
 }
 
 /**

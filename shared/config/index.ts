@@ -27,6 +27,11 @@ export interface FedgateConfig {
   backendTimeoutMs: number;
   /** PostgreSQL connect and query timeout: a metadata database silent this long fails the request (503). */
   dbTimeoutMs: number;
+  /**
+   * How long an unreferenced chunk is left alone before the GC removes it; a write still streaming
+   * renews its chunk every sixth of this (FEDGATE_GC_GRACE_MS, default 1 h, at least 1 s).
+   */
+  gcGraceMs: number;
   /** Pause between scrub rounds (0: no scrubbing) and the MiB read back per round. */
   scrubIntervalMs: number;
   scrubMiBPerRound: number;
@@ -38,11 +43,20 @@ export interface FedgateConfig {
   tlsKey?: string;
 }
 
+/** FEDGATE_GC_GRACE_MS's default: an unreferenced chunk is left alone for an hour. */
+export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
+
 function intEnv(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return dflt;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 65535 * 1000) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function atLeast(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number): number {
+  const n = intEnv(env, name, dflt);
+  if (n < min) throw new Error(`${name} must be at least ${min}, got ${n}`);
   return n;
 }
 
@@ -78,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FedgateConfig 
     logLevel: env.FEDGATE_LOG_LEVEL || 'info',
     backendTimeoutMs: intEnv(env, 'FEDGATE_BACKEND_TIMEOUT_MS', 10_000),
     dbTimeoutMs: intEnv(env, 'FEDGATE_DB_TIMEOUT_MS', 10_000),
+    gcGraceMs: atLeast(env, 'FEDGATE_GC_GRACE_MS', DEFAULT_GC_GRACE_MS, 1000),
     scrubIntervalMs: intEnv(env, 'FEDGATE_SCRUB_INTERVAL_MS', 60_000),
     scrubMiBPerRound: intEnv(env, 'FEDGATE_SCRUB_MIB_PER_ROUND', 64),
     verifyReads: boolEnv(env, 'FEDGATE_VERIFY_READS', true),

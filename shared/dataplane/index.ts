@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import type { BlobState, BucketRow, ChecksumAlgorithm, ChecksumSet, ChunkRow, MetadataStore, ScrubCandidate, SealedChunk, VersionPart } from '../../metadata/types.ts';
+import type { BlobState, BucketRow, ChecksumAlgorithm, ChecksumSet, ChunkRow, DoomedBlob, MetadataStore, ScrubCandidate, SealedChunk, VersionPart } from '../../metadata/types.ts';
 import { BlobNotFoundError, type BlobLocator, type ByteRange } from '../storage/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { physicalBucketName, physicalKey, placeForRead, placeStandard } from '../placement/index.ts';
@@ -26,6 +26,11 @@ export interface DataPlaneDeps {
   /** Deployment secret for namespace hashing (never the vault master key itself). */
   namingSecret: Buffer;
   timeoutMs: number;
+  /**
+   * The GC's grace period (FEDGATE_GC_GRACE_MS): a write still streaming renews its chunk every
+   * sixth of it, so an upload that takes longer than the grace is not collected under its feet.
+   */
+  gcGraceMs: number;
   /** Check whole-chunk reads against the recorded digest (verify.ts); default true. */
   verifyReads?: boolean;
   log: Logger;
@@ -130,6 +135,7 @@ export class DataPlane {
     const live = targets.filter((_, i) => ensured[i].name !== null);
     const unreachable = targets.flatMap((t, i) => (ensured[i].name === null ? [{ backendId: t.row.id, error: ensured[i].error }] : []));
     const preFailed = unreachable.map((u) => u.backendId);
+    const lease = this.leaseChunk(chunkId, opts.signal);
     let result;
     try {
       if (live.length < writeQuorum) {
@@ -143,11 +149,12 @@ export class DataPlane {
         writeQuorum,
         checksums: opts.checksums,
         timeoutMs: this.d.timeoutMs,
-        signal: opts.signal,
+        signal: lease.signal,
       });
     } catch (err) {
-      // The writer already tried to delete what it wrote; this makes sure, and keeps the rows
-      // (for the GC to retry) if a backend cannot be reached right now.
+      // The writer already tried to delete what it wrote; this makes sure. A blob on a backend
+      // that cannot be reached right now stays on the doomed list for the GC; if PostgreSQL
+      // cannot be reached, the chunk row stays, garbage the GC collects after the grace period.
       await this.removeChunk(chunkId).catch(() => {});
       // A failed target may have lost its physical bucket (a wiped backend): check it again next time.
       for (const t of targets) this.ensured.delete(`${opts.bucket.id}:${t.row.id}`);
@@ -156,6 +163,9 @@ export class DataPlane {
         throw new CodedError('ServiceUnavailable', 'The write could not reach its quorum of backends; nothing was stored');
       }
       throw err;
+    } finally {
+      // The commit follows at once; the last renewal left it most of the grace period.
+      lease.stop();
     }
     // A failed target may have lost its physical bucket (a backend wiped and restarted): check again next time.
     for (const f of result.failed) this.ensured.delete(`${opts.bucket.id}:${f.backendId}`);
@@ -195,6 +205,29 @@ export class DataPlane {
       });
     };
     return { sealed, md5: result.md5, checksums: result.checksums, settle };
+  }
+
+  /**
+   * Renew the grace period of a chunk being written (renewChunk) every sixth of the GC's grace,
+   * for as long as its bytes stream. The returned signal aborts the write, with 503, when the
+   * chunk is found removed (the writer stalled for longer than the grace period), or when
+   * `signal` does.
+   */
+  private leaseChunk(chunkId: string, signal?: AbortSignal): { signal: AbortSignal; stop(): void } {
+    const lost = new AbortController();
+    const t = setInterval(
+      () => {
+        this.d.store.renewChunk(chunkId).then(
+          (held) => {
+            if (!held) lost.abort(new CodedError('ServiceUnavailable', 'The write outlasted the garbage collector\'s grace period and its chunk was removed; nothing was stored'));
+          },
+          (e: Error) => this.d.log.warn({ chunkId, err: e.message }, 'could not renew a chunk being written; will retry'),
+        );
+      },
+      Math.max(100, Math.floor(this.d.gcGraceMs / 6)),
+    );
+    t.unref();
+    return { signal: signal ? AbortSignal.any([signal, lost.signal]) : lost.signal, stop: () => clearInterval(t) };
   }
 
   /** Replicas of a chunk in read order: 'ok' blobs on healthy backends first, lowest RTT first. */
@@ -353,17 +386,43 @@ export class DataPlane {
     }
   }
 
-  /** Delete a chunk's blobs everywhere, then its rows. */
-  async removeChunk(chunkId: string): Promise<void> {
-    const chunk = await this.d.store.getChunk(chunkId);
-    if (!chunk) return;
-    await Promise.all(
-      chunk.blobs.map(async (b) => {
+  /**
+   * Remove an unreferenced chunk: first its rows, for good (doomChunk: the blobs go on the doomed
+   * list, and nothing can reference the chunk any more), then its blobs on the backends. `graceMs`
+   * (the GC): only a chunk unreferenced and created at least that long ago; null (a failed write
+   * cleaning up after itself): any unreferenced one. False when the chunk is referenced and stays,
+   * which a write whose commit took effect although its answer was lost finds here. Blobs on a
+   * backend that cannot be reached stay on the doomed list for the GC's next round.
+   */
+  async removeChunk(chunkId: string, graceMs: number | null = null): Promise<boolean> {
+    const doomed = await this.d.store.doomChunk(chunkId, graceMs);
+    if (doomed === null) return false;
+    await this.deleteDoomed(doomed);
+    return true;
+  }
+
+  /**
+   * Delete doomed blobs from their backends; returns how many are gone. One that could not be
+   * deleted (its backend is away, or not loaded here) stays listed, behind the others.
+   */
+  async deleteDoomed(blobs: DoomedBlob[]): Promise<number> {
+    const done = await Promise.all(
+      blobs.map(async (b) => {
         const backend = this.d.backends.get(b.backendId);
-        if (backend) await backend.driver.delete({ bucket: b.physicalBucket, key: b.physicalKey }, AbortSignal.timeout(this.d.timeoutMs));
+        let deleted = false;
+        try {
+          if (backend) {
+            await backend.driver.delete({ bucket: b.physicalBucket, key: b.physicalKey }, AbortSignal.timeout(this.d.timeoutMs));
+            deleted = true;
+          }
+        } catch (e) {
+          this.d.log.debug({ chunkId: b.chunkId, backend: backend?.row.name, err: (e as Error).message }, 'doomed blob not deleted yet');
+        }
+        await this.d.store.settleDoomedBlob(b, deleted);
+        return deleted;
       }),
     );
-    await this.d.store.deleteChunk(chunkId);
+    return done.filter(Boolean).length;
   }
 }
 

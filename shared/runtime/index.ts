@@ -99,6 +99,7 @@ export async function openRuntime(config: FedgateConfig, log: Logger): Promise<R
     backends,
     namingSecret,
     timeoutMs: config.backendTimeoutMs,
+    gcGraceMs: config.gcGraceMs,
     verifyReads: config.verifyReads,
     log,
     enqueueRepair: async (chunkId) => {

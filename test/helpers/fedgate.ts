@@ -11,7 +11,7 @@ import { createLogger } from '../../shared/observability/logger.ts';
 import { openRuntime, type Runtime } from '../../shared/runtime/index.ts';
 import { bootstrap } from '../../shared/runtime/bootstrap.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
-import { DEFAULT_WORKER_OPTIONS, startWorkers, workersAdminRoute, type Workers } from '../../workers/main.ts';
+import { DEFAULT_WORKER_OPTIONS, startWorkers, workersAdminRoute, type WorkerOptions, type Workers } from '../../workers/main.ts';
 import { createTestDatabase } from './pg.ts';
 import type { S3ServerHandle } from './s3-servers.ts';
 import { s3Error } from './s3-error.ts';
@@ -45,6 +45,8 @@ export async function startTestFedgate(
     logTo?: NodeJS.WritableStream;
     /** The DATABASE_URL the gateway gets, from the fresh test database's (e.g. through a proxy). */
     databaseUrl?: (url: string) => string | Promise<string>;
+    /** Overrides of the background workers' test settings (e.g. a GC interval long enough that only the test's own gcNow rounds run). */
+    workerOptions?: Partial<WorkerOptions>;
   } = {},
 ): Promise<TestFedgate> {
   const db = await createTestDatabase();
@@ -72,7 +74,7 @@ export async function startTestFedgate(
       : await startWorkers(
           { store: rt.store, data: rt.data, boss: rt.boss, log },
           // Scrub rounds only when a test asks (workers.scrubNow), so that none races a test's own.
-          { ...DEFAULT_WORKER_OPTIONS, healthIntervalMs: 500, healIntervalMs: 1000, gcIntervalMs: 1000, timeoutMs: config.backendTimeoutMs, scrubIntervalMs: 0 },
+          { ...DEFAULT_WORKER_OPTIONS, healthIntervalMs: 500, healIntervalMs: 1000, gcIntervalMs: 1000, gcGraceMs: config.gcGraceMs, timeoutMs: config.backendTimeoutMs, scrubIntervalMs: 0, ...opts.workerOptions },
         );
   const gateway = await startGateway(rt, boot, { s3Port: 0, adminPort: 0, adminRoutes: workers ? [workersAdminRoute(workers)] : [] });
   const endpoint = `http://127.0.0.1:${gateway.s3Port}`;

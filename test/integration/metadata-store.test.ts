@@ -2,7 +2,7 @@
 // buckets, chunks and blobs, and the changelog that records every change.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { beginChunk, changelogCount, garbageIds, putObject, sealed, setup, type Fixture } from './metadata-fixtures.ts';
+import { beginChunk, changelogCount, garbageIds, META, putObject, sealed, setup, type Fixture } from './metadata-fixtures.ts';
 
 let f: Fixture;
 before(async () => {
@@ -176,19 +176,93 @@ describe('chunks and blobs', () => {
     assert.equal(await f.store.getChunk('no-such-chunk'), null);
   });
 
-  test('an interrupted write is garbage once older than the grace period, and deleteChunk removes it', async () => {
+  test('an interrupted write is garbage once older than the grace period; doomChunk removes its rows for good and lists its blobs', async () => {
     const id = await beginChunk(f.store, f.bucket.id, f.backends);
     assert.ok((await garbageIds(f.store)).has(id));
     const recent = await f.store.listGarbageChunks(1000, 60_000);
     assert.ok(!recent.some((c) => c.id === id));
-    await f.store.deleteChunk(id);
+    assert.equal(await f.store.doomChunk(id, 60_000), null, 'created within the grace period: kept');
+    assert.ok(await f.store.getChunk(id));
+    const doomed = await f.store.doomChunk(id, 0);
+    assert.deepEqual(
+      doomed?.map((b) => [b.chunkId, b.backendId, b.physicalBucket, b.physicalKey]).sort(),
+      f.backends.map((b) => [id, b.id, `s3gw-abc-${b.provider}`, `k/${id}`]).sort(),
+    );
     assert.equal(await f.store.getChunk(id), null);
-    await f.store.deleteChunk(id);
+    assert.equal(await f.store.renewChunk(id), false, 'a writer still streaming learns that its chunk is gone');
+    assert.deepEqual(await f.store.doomChunk(id, 0), [], 'already gone');
+    const listed = (await f.store.listDoomedBlobs(1000)).filter((b) => b.chunkId === id);
+    assert.equal(listed.length, 3);
+    for (const b of listed) await f.store.settleDoomedBlob(b, true);
+    assert.equal((await f.store.listDoomedBlobs(1000)).filter((b) => b.chunkId === id).length, 0);
   });
 
-  test('deleteChunk refuses a chunk that a version references', async () => {
+  test('a doomed blob whose delete failed goes to the back of the list, behind blobs doomed after it', async () => {
+    const first = await beginChunk(f.store, f.bucket.id, f.backends);
+    const second = await beginChunk(f.store, f.bucket.id, f.backends);
+    const firstBlobs = (await f.store.doomChunk(first, 0))!;
+    await f.store.doomChunk(second, 0);
+    const order = async () => [...new Set((await f.store.listDoomedBlobs(1000)).map((b) => b.chunkId).filter((c) => c === first || c === second))];
+    assert.deepEqual(await order(), [first, second]);
+    for (const b of firstBlobs) await f.store.settleDoomedBlob(b, false);
+    assert.deepEqual(await order(), [second, first], 'a backend that stays away cannot hold up the rest of the list');
+    for (const b of await f.store.listDoomedBlobs(1000)) if (b.chunkId === first || b.chunkId === second) await f.store.settleDoomedBlob(b, true);
+  });
+
+  test('doomChunk keeps a referenced chunk, and a renewed one for another grace period', async () => {
     const v = await putObject(f, 'referenced');
-    await assert.rejects(f.store.deleteChunk(v.parts[0].chunk.id), { code: 'ConditionalRequestConflict' });
+    assert.equal(await f.store.doomChunk(v.parts[0].chunk.id, 0), null);
+    assert.equal(await f.store.doomChunk(v.parts[0].chunk.id, null), null);
+    assert.ok(await f.store.getChunk(v.parts[0].chunk.id));
+    const writing = await beginChunk(f.store, f.bucket.id, f.backends);
+    await f.pool.query(`UPDATE chunks SET created_at = now() - interval '2 hours', unreferenced_since = now() - interval '2 hours' WHERE id = $1`, [writing]);
+    assert.ok((await f.store.listGarbageChunks(1000, 3_600_000)).some((c) => c.id === writing));
+    assert.equal(await f.store.renewChunk(writing), true);
+    assert.ok(!(await f.store.listGarbageChunks(1000, 3_600_000)).some((c) => c.id === writing));
+    assert.equal(await f.store.doomChunk(writing, 3_600_000), null, 'renewed: within the grace period again');
+  });
+
+  test('a reference committed while doomChunk waits for the chunk row keeps the chunk; one after it fails with NotFound', async () => {
+    const v = await putObject(f, 'doomed-source');
+    const chunkId = v.parts[0].chunk.id;
+    await f.store.deleteObject(f.bucket.id, 'doomed-source');
+    assert.ok((await garbageIds(f.store)).has(chunkId));
+    // A CopyObject's commit in flight: its transaction holds the chunk row (the commit locks
+    // every chunk it will reference) and has inserted the reference, not yet committed.
+    const tx = await f.pool.connect();
+    try {
+      await tx.query('BEGIN');
+      await tx.query('SELECT id FROM chunks WHERE id = $1 FOR UPDATE', [chunkId]);
+      await tx.query(`INSERT INTO objects (bucket_id, key) VALUES ($1, 'the-copy')`, [f.bucket.id]);
+      const ver = await tx.query<{ id: string }>(
+        `INSERT INTO object_versions (bucket_id, key, version_id, is_latest, delete_marker, size, etag, content_type, storage_class, meta)
+         VALUES ($1, 'the-copy', 'null', true, false, 10, 'e', 'application/octet-stream', 'STANDARD', '{}') RETURNING id`,
+        [f.bucket.id],
+      );
+      await tx.query(`INSERT INTO version_parts (version_id, part_number, start_offset, size, etag, checksums, chunk_id) VALUES ($1, 1, 0, 10, 'e', '{}', $2)`, [
+        ver.rows[0].id,
+        chunkId,
+      ]);
+      let settled = false;
+      const doom = f.store.doomChunk(chunkId, 0).finally(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(settled, false, 'doomChunk waits for the row lock');
+      await tx.query('COMMIT');
+      assert.equal(await doom, null, 'the reference it waited for keeps the chunk');
+    } finally {
+      tx.release();
+    }
+    assert.ok(await f.store.getChunk(chunkId));
+
+    // The other order: doomed first, then a copy of a version read before the source was deleted.
+    const w = await putObject(f, 'doomed-first');
+    await f.store.deleteObject(f.bucket.id, 'doomed-first');
+    assert.ok(await f.store.doomChunk(w.parts[0].chunk.id, 0));
+    await assert.rejects(
+      f.store.commitObject({ ...META, bucketId: f.bucket.id, key: 'late-copy', size: 10, etag: w.etag, multipartParts: null, parts: [{ partNumber: 1, size: 10, etag: w.etag, checksums: {}, chunk: { existingChunkId: w.parts[0].chunk.id } }] }),
+      { code: 'NotFound' },
+    );
+    assert.equal(await f.store.getObject(f.bucket.id, 'late-copy'), null);
   });
 
   test('listUnderReplicatedChunks returns referenced chunks with fewer than 3 ok blobs or a missing / corrupt one', async () => {
