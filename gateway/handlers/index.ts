@@ -14,6 +14,7 @@ import { getObject, headObject } from './get-object.ts';
 import { deleteObject, deleteObjects } from './delete-objects.ts';
 import { listObjectsV1, listObjectsV2 } from './list-objects.ts';
 import { copyObject } from './copy-object.ts';
+import { getObjectAttributes } from './object-attributes.ts';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, listMultipartUploads, listParts, uploadPart, uploadPartCopy } from './multipart.ts';
 
 const HANDLERS: Partial<Record<string, Handler>> = {
@@ -27,6 +28,7 @@ const HANDLERS: Partial<Record<string, Handler>> = {
   ListObjectVersions: listObjectVersions,
   PutObject: putObject,
   GetObjectTagging: getObjectTagging,
+  GetObjectAttributes: getObjectAttributes,
   PutObjectTagging: putObjectTagging,
   DeleteObjectTagging: deleteObjectTagging,
   GetBucketTagging: getBucketTagging,

@@ -11,7 +11,7 @@ import * as xml from '../s3-xml/index.ts';
 import { S3Error } from '../s3-errors.ts';
 import { validateObjectKey } from '../router/index.ts';
 import { requireBucket } from './bucket-lookup.ts';
-import { encodingType, pageSize } from './list-args.ts';
+import { encodingType, pageSize, partNumberMarker } from './list-args.ts';
 import { header, metaFromHeaders, quoteEtag, unquoteEtag, parseRange, rejectUnsupportedCopyHeaders, rejectUnsupportedWriteHeaders } from './object-headers.ts';
 import { receiveBody, MAX_OBJECT_PART_SIZE } from './write-body.ts';
 import { writeCondition } from './put-object.ts';
@@ -240,10 +240,9 @@ export const abortMultipartUpload: Handler = async (ctx, req) => {
 
 export const listParts: Handler = async (ctx, req) => {
   const { bucket, upload } = await requireUpload(ctx, req);
-  const markerRaw = req.query.get('part-number-marker') ?? '0';
-  if (!/^\d+$/.test(markerRaw)) throw new S3Error('InvalidArgument', 'Provided part-number-marker not an integer or within integer range', { ArgumentName: 'part-number-marker', ArgumentValue: markerRaw });
+  const marker = partNumberMarker(req.query.get('part-number-marker'), 'part-number-marker');
   const maxParts = pageSize(req, 'max-parts');
-  const r = await ctx.store.listUploadParts(bucket.id, upload.uploadId, { partNumberMarker: Number(markerRaw), maxParts });
+  const r = await ctx.store.listUploadParts(bucket.id, upload.uploadId, { partNumberMarker: marker, maxParts });
   return {
     status: 200,
     headers: { 'content-type': 'application/xml' },
@@ -253,7 +252,7 @@ export const listParts: Handler = async (ctx, req) => {
       uploadId: upload.uploadId,
       owner: { id: req.tenantId, displayName: req.tenantName },
       storageClass: upload.storageClass,
-      partNumberMarker: Number(markerRaw),
+      partNumberMarker: marker,
       nextPartNumberMarker: r.nextPartNumberMarker ?? undefined,
       maxParts,
       isTruncated: r.isTruncated,

@@ -94,7 +94,7 @@ const BUCKET_POST: Table = {
 
 const OBJECT_GET: Table = {
   acl: im('GetObjectAcl'),
-  attributes: ni('GetObjectAttributes'),
+  attributes: im('GetObjectAttributes'),
   'legal-hold': ni('GetObjectLegalHold'),
   retention: ni('GetObjectRetention'),
   tagging: im('GetObjectTagging'),

@@ -39,6 +39,7 @@ export type ObjectOperationKind =
   | 'AbortMultipartUpload'
   | 'ListParts'
   | 'GetObjectTagging'
+  | 'GetObjectAttributes'
   | 'PutObjectTagging'
   | 'DeleteObjectTagging'
   | 'GetObjectAcl'

@@ -1,6 +1,6 @@
 // Object-level response documents: CopyObject, UploadPartCopy, DeleteObjects.
 import type { ChecksumSet, ChecksumType } from '../../metadata/types.ts';
-import { checksumsXml, document, element, etagXml, isoDate, optional } from './encode-common.ts';
+import { bool, checksumsXml, document, element, etagXml, isoDate, num, optional } from './encode-common.ts';
 
 export interface CopyResultInput {
   /** Unquoted. */
@@ -69,4 +69,43 @@ export function encodeDeleteResult(input: { deleted: readonly DeletedEntry[]; er
       '</Error>';
   }
   return document('DeleteResult', body);
+}
+
+export interface ObjectAttributesInput {
+  /** Unquoted, as S3 writes it in this document. */
+  etag?: string;
+  checksum?: { checksums: ChecksumSet; type: ChecksumType } | null;
+  objectParts?: {
+    partsCount: number;
+    partNumberMarker: number;
+    nextPartNumberMarker: number;
+    maxParts: number;
+    isTruncated: boolean;
+    /** null: not listed, only counted (S3 lists them only for an object with a composite checksum). */
+    parts: readonly { partNumber: number; size: number; checksums: ChecksumSet }[] | null;
+  } | null;
+  storageClass?: string;
+  objectSize?: number;
+}
+
+/** GetObjectAttributesResponse (API_GetObjectAttributes.html): only the attributes asked for. */
+export function encodeObjectAttributes(input: ObjectAttributesInput): string {
+  let body = '';
+  if (input.etag !== undefined) body += element('ETag', input.etag);
+  if (input.checksum) body += `<Checksum>${checksumsXml(input.checksum.checksums, input.checksum.type)}</Checksum>`;
+  const op = input.objectParts;
+  if (op) {
+    const listing =
+      op.parts === null
+        ? ''
+        : num('PartNumberMarker', op.partNumberMarker) +
+          num('NextPartNumberMarker', op.nextPartNumberMarker) +
+          num('MaxParts', op.maxParts) +
+          bool('IsTruncated', op.isTruncated) +
+          op.parts.map((p) => `<Part>${checksumsXml(p.checksums)}${num('PartNumber', p.partNumber)}${num('Size', p.size)}</Part>`).join('');
+    body += `<ObjectParts>${listing}${num('PartsCount', op.partsCount)}</ObjectParts>`;
+  }
+  if (input.storageClass !== undefined) body += element('StorageClass', input.storageClass);
+  if (input.objectSize !== undefined) body += num('ObjectSize', input.objectSize);
+  return document('GetObjectAttributesResponse', body);
 }

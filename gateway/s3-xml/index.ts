@@ -13,8 +13,8 @@ export {
   encodeListParts,
 } from './encode-multipart.ts';
 export type { CompleteMultipartUploadInput, ListMultipartUploadsInput, ListPartsInput, UploadEntry } from './encode-multipart.ts';
-export { encodeCopyObjectResult, encodeCopyPartResult, encodeDeleteResult } from './encode-objects.ts';
-export type { CopyResultInput, DeleteErrorEntry, DeletedEntry } from './encode-objects.ts';
+export { encodeCopyObjectResult, encodeCopyPartResult, encodeDeleteResult, encodeObjectAttributes } from './encode-objects.ts';
+export type { CopyResultInput, DeleteErrorEntry, DeletedEntry, ObjectAttributesInput } from './encode-objects.ts';
 export {
   MAX_COMPLETE_PARTS,
   MAX_DELETE_OBJECTS,

@@ -161,7 +161,6 @@ test('NotImplemented: 501 naming the operation, for every S3 operation Fedgate l
     ['GET', '/errs?policyStatus', 'GetBucketPolicyStatus'],
     ['PUT', '/errs?policy', 'PutBucketPolicy'],
     ['GET', '/errs?lifecycle', 'GetBucketLifecycleConfiguration'],
-    ['GET', '/errs/there?attributes', 'GetObjectAttributes'],
     ['POST', '/errs/there?restore', 'RestoreObject'],
     ['GET', '/errs/there?torrent', 'GetObjectTorrent'],
   ];

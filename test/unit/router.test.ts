@@ -153,7 +153,6 @@ describe('parseOperation: not implemented sub-resources', () => {
     ['GET', '/b/k?retention', 'GetObjectRetention'],
     ['PUT', '/b/k?legal-hold', 'PutObjectLegalHold'],
     ['GET', '/b/k?torrent', 'GetObjectTorrent'],
-    ['GET', '/b/k?attributes', 'GetObjectAttributes'],
     ['POST', '/b/k?restore', 'RestoreObject'],
     ['POST', '/b/k?select&select-type=2', 'SelectObjectContent'],
   ];
