@@ -157,7 +157,29 @@ async function ensureDatabase(port: number, password: string): Promise<void> {
   }
 }
 
-/** One postgres server process we started and supervise. */
+/**
+ * The server runs under a small shell that stops it when this process dies in a way that runs no
+ * code of ours (SIGKILL, the OOM killer, SIGHUP from a closed terminal): the shell holds the read
+ * end of a pipe whose only writer is this process, and when the kernel closes that writer the
+ * shell sees end-of-file and asks the server for a fast shutdown (SIGINT: clients disconnected,
+ * a checkpoint, exit). SIGINT / SIGTERM / SIGQUIT sent to the shell are passed on, so stop() is
+ * unchanged; the shell exits with the server's status. A server whose shell was killed too is
+ * stopped at the next start (clearStalePostmaster).
+ */
+const WATCHDOG = `exec 3<&0
+"$@" </dev/null 3<&- &
+pg=$!
+trap 'kill -INT "$pg" 2>/dev/null' INT TERM
+trap 'kill -QUIT "$pg" 2>/dev/null' QUIT
+{ while read -r _; do :; done; kill -INT "$pg" 2>/dev/null; } <&3 &
+watcher=$!
+exec 3<&- 0</dev/null
+status=0
+while kill -0 "$pg" 2>/dev/null; do wait "$pg"; status=$?; done
+kill "$watcher" 2>/dev/null
+exit "$status"`;
+
+/** One postgres server process we started and supervise (through WATCHDOG). */
 class ServerProcess {
   private readonly child: ChildProcess;
   private readonly port: number;
@@ -169,8 +191,12 @@ class ServerProcess {
   constructor(binaries: PgBinaries, pgDir: string, port: number, runAs: RunAs | undefined, log: (line: string) => void) {
     this.port = port;
     this.child = spawn(
-      binaries.postgres,
+      '/bin/sh',
       [
+        '-c',
+        WATCHDOG,
+        'fedgate-pg-watchdog',
+        binaries.postgres,
         '-D',
         pgDir,
         '-p',
@@ -183,9 +209,8 @@ class ServerProcess {
       ],
       // A process group of its own: Ctrl-C in a terminal signals the whole foreground group, and
       // the server must outlive Fedgate's own shutdown, which finishes in-flight requests (and their
-      // commits) before it stops the server itself. A server left by a killed Fedgate is stopped
-      // at the next start (clearStalePostmaster).
-      { cwd: pgDir, uid: runAs?.uid, gid: runAs?.gid, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+      // commits) before it stops the server itself. stdin is the watchdog's pipe (WATCHDOG).
+      { cwd: pgDir, uid: runAs?.uid, gid: runAs?.gid, env: { ...process.env, LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'], detached: true },
     );
     const onLine = (b: Buffer) => {
       for (const line of b.toString('utf8').split('\n')) {
@@ -197,6 +222,8 @@ class ServerProcess {
     };
     this.child.stdout!.on('data', onLine);
     this.child.stderr!.on('data', onLine);
+    // Never written to: its end closing is the news that this process is gone.
+    this.child.stdin!.on('error', () => {});
     this.exited = new Promise((resolve) => {
       this.child.once('exit', () => {
         this.hasExited = true;
@@ -209,7 +236,7 @@ class ServerProcess {
       });
     });
     // If this process ends without stop(), ask the server to shut down rather than
-    // leave it running unsupervised (a crash leaves it to clearStalePostmaster).
+    // leave it running unsupervised (a kill leaves it to WATCHDOG).
     this.onExit = () => {
       if (!this.hasExited) this.child.kill('SIGINT');
     };
@@ -241,14 +268,12 @@ class ServerProcess {
 
   unref(): void {
     this.child.unref();
-    (this.child.stdout as unknown as { unref?: () => void } | null)?.unref?.();
-    (this.child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
+    for (const pipe of [this.child.stdin, this.child.stdout, this.child.stderr]) (pipe as unknown as { unref?: () => void } | null)?.unref?.();
   }
 
   private ref(): void {
     this.child.ref();
-    (this.child.stdout as unknown as { ref?: () => void } | null)?.ref?.();
-    (this.child.stderr as unknown as { ref?: () => void } | null)?.ref?.();
+    for (const pipe of [this.child.stdin, this.child.stdout, this.child.stderr]) (pipe as unknown as { ref?: () => void } | null)?.ref?.();
   }
 
   /** Fast shutdown: disconnect clients, checkpoint, exit (PostgreSQL docs, "Shutting Down the Server"). */

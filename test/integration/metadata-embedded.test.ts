@@ -99,7 +99,8 @@ test('when the stored port is taken, the server moves to a free one and remember
   }
 });
 
-test('a server orphaned by a killed process is shut down and replaced on the next start', async () => {
+/** A process that starts the embedded server and then idles; resolves with it and the server's pid once ready. */
+async function startInChild(): Promise<{ child: ReturnType<typeof spawn>; serverPid: number }> {
   const embeddedTs = pathToFileURL(path.join(ROOT, 'metadata', 'embedded.ts')).href;
   const script = `import { startEmbeddedPostgres } from ${JSON.stringify(embeddedTs)};
     const e = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dataDir)} });
@@ -108,20 +109,55 @@ test('a server orphaned by a killed process is shut down and replaced on the nex
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
-    child.stdout.on('data', (b: Buffer) => {
+    child.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
       if (out.includes('READY')) resolve();
     });
     child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
   });
   const pidText = await fs.readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8');
-  const orphanPid = Number(pidText.split('\n')[0]);
+  return { child, serverPid: Number(pidText.split('\n')[0]) };
+}
+
+async function killed(child: ReturnType<typeof spawn>): Promise<void> {
   child.kill('SIGKILL');
   await new Promise((resolve) => child.once('exit', resolve));
-  assert.doesNotThrow(() => process.kill(orphanPid, 0), 'the server outlived the process that started it');
+}
+
+async function gone(pid: number, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline) {
+    if (await exited(pid)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+test('a server whose process was killed (SIGKILL) shuts itself down, and the next start finds its data', async () => {
+  const { child, serverPid } = await startInChild();
+  await killed(child);
+  assert.ok(await gone(serverPid, 15_000), 'the server stopped within 15 s of its process being killed');
+  const p = await start();
+  assert.deepEqual(await query(p.url, 'SELECT v FROM kept'), [{ v: 'still here' }]);
+  await p.stop();
+});
+
+test('a server orphaned with its watchdog killed too is shut down and replaced on the next start', async () => {
+  const { child, serverPid } = await startInChild();
+  // The server's process group holds it, the watchdog shell and the shell's pipe reader.
+  const group = (await fs.readFile(`/proc/${serverPid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ')[2];
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const [comm, rest] = [stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), stat.slice(stat.lastIndexOf(')') + 2).split(' ')];
+    if (comm === 'sh' && rest[2] === group) process.kill(Number(entry), 'SIGKILL');
+  }
+  await killed(child);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.doesNotThrow(() => process.kill(serverPid, 0), 'the server outlived the process that started it and its watchdog');
 
   const p = await start();
-  assert.ok(await exited(orphanPid), 'the orphaned server was stopped');
+  assert.ok(await exited(serverPid), 'the orphaned server was stopped');
   assert.deepEqual(await query(p.url, 'SELECT v FROM kept'), [{ v: 'still here' }]);
   await p.stop();
 });
