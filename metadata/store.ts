@@ -12,6 +12,7 @@ import * as tenants from './repositories/tenants.ts';
 import { listUploads } from './repositories/upload-listing.ts';
 import { listObjectVersions } from './repositories/version-listing.ts';
 import * as uploads from './repositories/uploads.ts';
+import { currentVersion } from './repositories/versions.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -114,6 +115,7 @@ export function createPgMetadataStore(pool: pg.Pool, opts: PgMetadataStoreOption
     readObject: async (tenantId, bucketName, key, versionId) => (isId(tenantId) ? objects.readObject(pool, tenantId, bucketName, key, versionId) : null),
     getObject: async (bucketId, key, versionId) => (isId(bucketId) ? objects.getObject(pool, bucketId, key, versionId) : null),
     getVersion: async (bucketId, key, versionId) => (isId(bucketId) ? objects.getVersion(pool, bucketId, key, versionId) : null),
+    currentVersionId: async (bucketId, key) => (isId(bucketId) ? ((await currentVersion(pool, bucketId, key))?.id ?? null) : null),
     deleteObject: async (bucketId, key, versionId) => {
       if (!isId(bucketId)) throw noBucket(bucketId);
       return objects.deleteObject(pool, bucketId, key, versionId);

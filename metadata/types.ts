@@ -438,6 +438,8 @@ export interface MetadataStore {
   getObject(bucketId: string, key: string, versionId?: string): Promise<ObjectVersion | null>;
   /** Latest version (or the given one) even when it is a delete marker; null if none. */
   getVersion(bucketId: string, key: string, versionId?: string): Promise<ObjectVersion | null>;
+  /** The row id of the key's latest version (a delete marker too), or null: what a conditional write saw as it began. One indexed row, no parts. */
+  currentVersionId(bucketId: string, key: string): Promise<string | null>;
   /**
    * Without versionId: Unversioned removes the current version (its chunks become
    * garbage); Enabled / Suspended add a delete marker as latest (versionId = its id).

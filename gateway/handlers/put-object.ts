@@ -31,7 +31,7 @@ export const putObject: Handler = async (ctx, req) => {
   let condition = writeCondition(req.headers);
   // A conditional write remembers what was latest when its upload began: a delete of the key
   // during the upload makes it a 409 ConditionalRequestConflict at commit (as S3 answers).
-  if (condition) condition = { ...condition, seenVersion: (await ctx.store.getVersion(bucket.id, key))?.id ?? null };
+  if (condition) condition = { ...condition, seenVersion: await ctx.store.currentVersionId(bucket.id, key) };
   const tags = taggingFromHeaders(req.headers);
   const body = await receiveBody(ctx, req, bucket);
   let committed = false;
