@@ -21,8 +21,27 @@ export interface ReplicatePayload {
  */
 export function createBoss(connectionString: string, timeoutMs: number): PgBoss {
   // pg-boss hands its options to pg.Pool as they are; `query_timeout` is pg's, not in pg-boss's types.
-  const options: ConstructorOptions & { query_timeout: number } = { connectionString, schema: 'fedgate_jobs', max: 4, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs };
+  const options: ConstructorOptions & { query_timeout: number } = { connectionString, schema: SCHEMA, max: 4, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs };
   return new PgBoss(options);
+}
+
+const SCHEMA = 'fedgate_jobs';
+
+/**
+ * Install or upgrade pg-boss's schema on a connection without FEDGATE_DB_TIMEOUT_MS, as our own
+ * migrations run (shared/runtime): a first install takes ~0.2 s, and an upgrade of pg-boss that
+ * rewrites a large job table, or one waiting for another starter's schema lock, could take longer
+ * than any statement timeout and would then fail every start. A short-lived instance that runs no
+ * supervision and no schedules does it; the instance createBoss makes then finds the schema current.
+ */
+export async function migrateQueueSchema(connectionString: string): Promise<void> {
+  const boss = new PgBoss({ connectionString, schema: SCHEMA, max: 1, supervise: false, schedule: false });
+  boss.on('error', () => {});
+  try {
+    await boss.start();
+  } finally {
+    await boss.stop({ graceful: false }).catch(() => {});
+  }
 }
 
 export async function ensureQueues(boss: PgBoss): Promise<void> {

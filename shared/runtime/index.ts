@@ -16,7 +16,7 @@ import { createPgTaggingCorsStore, type TaggingCorsStore } from '../../metadata/
 import { createVault, loadOrCreateMasterKey, type Vault } from '../vault/index.ts';
 import { createDriver } from '../storage/index.ts';
 import { BackendSet, createDataPlane, type DataPlane } from '../dataplane/index.ts';
-import { createBoss, ensureQueues, enqueueReplication } from '../queue/index.ts';
+import { createBoss, ensureQueues, enqueueReplication, migrateQueueSchema } from '../queue/index.ts';
 import { createAuditLog, type AuditLog } from '../audit/index.ts';
 import { createInvalidationBus, type InvalidationBus } from '../cache/invalidation.ts';
 
@@ -55,10 +55,11 @@ export async function openRuntime(config: FedgateConfig, log: Logger): Promise<R
     url = started.url;
     log.info('embedded PostgreSQL started');
   }
-  // Migrations on a pool of their own, without the timeouts: a migration may run for long.
+  // Migrations (ours, then the job queue's) without the timeouts: a migration may run for long.
   const migrationPool = createPool({ connectionString: url, max: 1 });
   try {
     await migrate(migrationPool, MIGRATIONS_DIR);
+    await migrateQueueSchema(url);
   } catch (e) {
     await embedded?.stop().catch(() => {});
     throw e;
