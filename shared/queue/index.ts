@@ -7,6 +7,9 @@ export const QUEUES = {
   replicate: 'fedgate-replicate',
 } as const;
 
+/** pg-boss's tables live in a schema of their own in the metadata database. */
+const SCHEMA = 'fedgate_jobs';
+
 export interface ReplicatePayload {
   chunkId: string;
 }
@@ -24,8 +27,6 @@ export function createBoss(connectionString: string, timeoutMs: number): PgBoss 
   const options: ConstructorOptions & { query_timeout: number } = { connectionString, schema: SCHEMA, max: 4, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs };
   return new PgBoss(options);
 }
-
-const SCHEMA = 'fedgate_jobs';
 
 /**
  * Install or upgrade pg-boss's schema on a connection without FEDGATE_DB_TIMEOUT_MS, as our own
