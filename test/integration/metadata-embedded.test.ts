@@ -119,6 +119,14 @@ async function startInChild(): Promise<{ child: ReturnType<typeof spawn>; server
   return { child, serverPid: Number(pidText.split('\n')[0]) };
 }
 
+/** A process's command name and process group, from /proc/<pid>/stat; null when it is gone. */
+async function procStat(pid: number): Promise<{ comm: string; group: string } | null> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  if (!stat) return null;
+  // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ')'.
+  return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), group: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2] };
+}
+
 async function killed(child: ReturnType<typeof spawn>): Promise<void> {
   child.kill('SIGKILL');
   await new Promise((resolve) => child.once('exit', resolve));
@@ -145,12 +153,11 @@ test('a server whose process was killed (SIGKILL) shuts itself down, and the nex
 test('a server orphaned with its watchdog killed too is shut down and replaced on the next start', async () => {
   const { child, serverPid } = await startInChild();
   // The server's process group holds it, the watchdog shell and the shell's pipe reader.
-  const group = (await fs.readFile(`/proc/${serverPid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ')[2];
+  const group = (await procStat(serverPid))!.group;
   for (const entry of await fs.readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const [comm, rest] = [stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), stat.slice(stat.lastIndexOf(')') + 2).split(' ')];
-    if (comm === 'sh' && rest[2] === group) process.kill(Number(entry), 'SIGKILL');
+    const st = await procStat(Number(entry));
+    if (st?.comm === 'sh' && st.group === group) process.kill(Number(entry), 'SIGKILL');
   }
   await killed(child);
   await new Promise((r) => setTimeout(r, 500));
