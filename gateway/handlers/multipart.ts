@@ -94,13 +94,7 @@ export const uploadPart: Handler = async (ctx, req) => {
     body.chunk.settle(false);
     throw new S3Error('InvalidRequest', `The upload was created using a ${upload.checksumAlgorithm.toLowerCase()} checksum. The part upload request must include a checksum of the same type.`);
   }
-  let committed = false;
-  try {
-    await ctx.store.putUploadPart(bucket.id, upload.uploadId, n, body.chunk.sealed, body.chunk.md5, body.checksums);
-    committed = true;
-  } finally {
-    body.chunk.settle(committed);
-  }
+  await body.chunk.commit((sealed) => ctx.store.putUploadPart(bucket.id, upload.uploadId, n, sealed, body.chunk.md5, body.checksums));
   const headers: Record<string, string> = { etag: quoteEtag(body.chunk.md5) };
   if (body.checksum.algorithm && body.checksumValue) headers[headerForAlgorithm(body.checksum.algorithm)] = body.checksumValue;
   return { status: 200, headers, bytes: body.size };
@@ -122,14 +116,7 @@ export const uploadPartCopy: Handler = async (ctx, req) => {
   const source = await ctx.data.openObject(src.parts, range ?? undefined);
   const algorithms = upload.checksumAlgorithm ? [upload.checksumAlgorithm] : [];
   const chunk = await ctx.data.writeChunk({ tenantId: req.tenantId, bucket, source, size, checksums: algorithms });
-  let committed = false;
-  let part;
-  try {
-    part = await ctx.store.putUploadPart(bucket.id, upload.uploadId, n, chunk.sealed, chunk.md5, chunk.checksums);
-    committed = true;
-  } finally {
-    chunk.settle(committed);
-  }
+  const part = await chunk.commit((sealed) => ctx.store.putUploadPart(bucket.id, upload.uploadId, n, sealed, chunk.md5, chunk.checksums));
   return {
     status: 200,
     headers: { 'content-type': 'application/xml' },

@@ -154,9 +154,8 @@ export async function postObject(ctx: GatewayContext, bucketName: string, req: I
     try {
       if (size < range.min) throw new S3Error('EntityTooSmall', undefined, { ProposedSize: String(size), MinSizeAllowed: String(range.min) });
       const chunk = await ctx.data.writeChunk({ tenantId: caller.tenantId, bucket, source: fs.createReadStream(file), size, checksums: [] });
-      let committed = false;
-      try {
-        const version = await ctx.store.commitObject({
+      const version = await chunk.commit((sealed) =>
+        ctx.store.commitObject({
           ...meta,
           checksum: null,
           bucketId: bucket.id,
@@ -164,14 +163,11 @@ export async function postObject(ctx: GatewayContext, bucketName: string, req: I
           size,
           etag: chunk.md5,
           multipartParts: null,
-          parts: [{ partNumber: 1, size, etag: chunk.md5, checksums: chunk.checksums, chunk: chunk.sealed }],
+          parts: [{ partNumber: 1, size, etag: chunk.md5, checksums: chunk.checksums, chunk: sealed }],
           tags,
-        });
-        committed = true;
-        return { ...successResult(req, form, bucketName, key, version.etag, version.versionId), bytes: size };
-      } finally {
-        chunk.settle(committed);
-      }
+        }),
+      );
+      return { ...successResult(req, form, bucketName, key, version.etag, version.versionId), bytes: size };
     } finally {
       await fsp.rm(file, { force: true });
     }

@@ -34,9 +34,8 @@ export const putObject: Handler = async (ctx, req) => {
   if (condition) condition = { ...condition, seenVersion: await ctx.store.currentVersionId(bucket.id, key) };
   const tags = taggingFromHeaders(req.headers);
   const body = await receiveBody(ctx, req, bucket);
-  let committed = false;
-  try {
-    const version = await ctx.store.commitObject({
+  const version = await body.chunk.commit((sealed) =>
+    ctx.store.commitObject({
       ...meta,
       checksum: body.checksum.algorithm && body.checksumValue ? { algorithm: body.checksum.algorithm, value: body.checksumValue, type: 'FULL_OBJECT' } : null,
       bucketId: bucket.id,
@@ -44,19 +43,16 @@ export const putObject: Handler = async (ctx, req) => {
       size: body.size,
       etag: body.chunk.md5,
       multipartParts: null,
-      parts: [{ partNumber: 1, size: body.size, etag: body.chunk.md5, checksums: body.checksums, chunk: body.chunk.sealed }],
+      parts: [{ partNumber: 1, size: body.size, etag: body.chunk.md5, checksums: body.checksums, chunk: sealed }],
       condition,
       tags: tags ?? undefined,
-    });
-    committed = true;
-    const headers: Record<string, string> = { etag: quoteEtag(version.etag) };
-    if (body.checksum.algorithm && body.checksumValue) {
-      headers[headerForAlgorithm(body.checksum.algorithm)] = body.checksumValue;
-      headers['x-amz-checksum-type'] = 'FULL_OBJECT';
-    }
-    Object.assign(headers, versionHeader(bucket.versioning, version.versionId));
-    return { status: 200, headers, bytes: body.size };
-  } finally {
-    body.chunk.settle(committed);
+    }),
+  );
+  const headers: Record<string, string> = { etag: quoteEtag(version.etag) };
+  if (body.checksum.algorithm && body.checksumValue) {
+    headers[headerForAlgorithm(body.checksum.algorithm)] = body.checksumValue;
+    headers['x-amz-checksum-type'] = 'FULL_OBJECT';
   }
+  Object.assign(headers, versionHeader(bucket.versioning, version.versionId));
+  return { status: 200, headers, bytes: body.size };
 };

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import type { BlobState, BucketRow, ChecksumAlgorithm, ChecksumSet, ChunkRow, DoomedBlob, MetadataStore, ScrubCandidate, SealedChunk, VersionPart } from '../../metadata/types.ts';
+import { MetadataError, type BlobState, type BucketRow, type ChecksumAlgorithm, type ChecksumSet, type ChunkRow, type DoomedBlob, type MetadataStore, type ScrubCandidate, type SealedChunk, type VersionPart } from '../../metadata/types.ts';
 import { BlobNotFoundError, type BlobLocator, type ByteRange } from '../storage/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { physicalBucketName, physicalKey, placeForRead, placeStandard } from '../placement/index.ts';
@@ -42,8 +42,15 @@ export interface WrittenChunk {
   sealed: SealedChunk;
   md5: string;
   checksums: ChecksumSet;
-  /** Call once the metadata commit succeeded (true) or failed (false). */
+  /** Call once the metadata commit succeeded (true) or failed (false); `commit` does it itself. */
   settle(committed: boolean): void;
+  /**
+   * Run the metadata commit that makes this chunk visible, then settle. A commit that fails
+   * because the chunk is gone (the write stalled, e.g. a paused process, for longer than the GC's
+   * grace period after its last renewal, and the GC removed it) answers 503, which clients retry,
+   * not the commit's NotFound (NoSuchKey).
+   */
+  commit<T>(fn: (sealed: SealedChunk) => Promise<T>): Promise<T>;
 }
 
 /** Enough for every (tenant, bucket, provider) a gateway serves at once; deriving a name again costs an HMAC (~7 µs here). */
@@ -204,7 +211,27 @@ export class DataPlane {
         if (repair) await this.d.enqueueRepair(chunkId).catch((e) => this.d.log.error({ chunkId, err: (e as Error).message }, 'could not enqueue repair; the healer will find it'));
       });
     };
-    return { sealed, md5: result.md5, checksums: result.checksums, settle };
+    const commit = async <T>(fn: (sealed: SealedChunk) => Promise<T>): Promise<T> => {
+      let committed = false;
+      try {
+        const out = await fn(sealed);
+        committed = true;
+        return out;
+      } catch (err) {
+        throw await this.whyNotCommitted(chunkId, err);
+      } finally {
+        settle(committed);
+      }
+    };
+    return { sealed, md5: result.md5, checksums: result.checksums, settle, commit };
+  }
+
+  /** A commit's NotFound for a chunk the GC removed meanwhile becomes a 503; anything else stays as it is. */
+  private async whyNotCommitted(chunkId: string, err: unknown): Promise<unknown> {
+    if (!(err instanceof MetadataError) || err.code !== 'NotFound') return err;
+    if ((await this.d.store.getChunk(chunkId).catch(() => undefined)) !== null) return err;
+    this.d.log.warn({ chunkId }, 'a write stalled for longer than the GC grace period before its commit; its chunk was removed');
+    return new CodedError('ServiceUnavailable', "The write's data was removed before its commit (it stalled for longer than the garbage collector's grace period); nothing was stored");
   }
 
   /**

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { addS3Backends, eventually, startTestFedgate, type TestFedgate } from '../helpers/fedgate.ts';
 import { directClient, startS3rver, type S3ServerHandle } from '../helpers/s3-servers.ts';
+import { s3Error } from '../helpers/s3-error.ts';
 import { createLogger } from '../../shared/observability/logger.ts';
 import { replicateChunk } from '../../workers/replication.ts';
 
@@ -167,6 +168,41 @@ test('an upload that streams for longer than the grace period is not collected u
   }
   await placedOnAllThree('slow');
   assert.ok((await read('slow')).equals(data));
+});
+
+test("a write that stalls past the grace period before its commit answers 503 (retried), not NoSuchKey, and stores nothing", async () => {
+  // The stall: the bytes are on the backends, and the process stops before its commit (a paused
+  // process runs no renewal timer) for longer than the grace period; a GC round meanwhile removes
+  // the chunk as garbage. Simulated between the data plane's write and the handler's commit.
+  const data = fg.rt.data;
+  const write = data.writeChunk.bind(data);
+  let stalls = 0;
+  data.writeChunk = async (opts) => {
+    const written = await write(opts);
+    if (stalls > 0) {
+      stalls--;
+      await sleep(GRACE_MS + 300);
+      await fg.workers!.gcNow();
+    }
+    return written;
+  };
+  try {
+    const body = randomBytes(80 * 1024);
+    stalls = 1;
+    const once = fg.client(undefined, { maxAttempts: 1 });
+    const seen = await s3Error(once.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'stalled', Body: body })));
+    assert.deepEqual([seen.status, seen.name], [503, 'ServiceUnavailable']);
+    assert.equal(stalls, 0, 'the write did stall');
+    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'stalled' })))).status, 404, 'nothing was stored');
+
+    // With the SDK's default retries the same PUT goes through on its second attempt.
+    stalls = 1;
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'stalled', Body: body }));
+    assert.equal(stalls, 0);
+    assert.ok((await read('stalled')).equals(body));
+  } finally {
+    delete (data as { writeChunk?: unknown }).writeChunk;
+  }
 });
 
 test('a repair copy that lands after its chunk was removed is taken back', async () => {
