@@ -53,6 +53,11 @@ export interface WrittenChunk {
   commit<T>(fn: (sealed: SealedChunk) => Promise<T>): Promise<T>;
 }
 
+/** A write whose chunk the GC removed (it stalled for longer than the grace period, while streaming or before its commit): 503, which clients retry. */
+function chunkRemoved(): CodedError {
+  return new CodedError('ServiceUnavailable', "The write outlasted the garbage collector's grace period and its data was removed; nothing was stored");
+}
+
 /** Enough for every (tenant, bucket, provider) a gateway serves at once; deriving a name again costs an HMAC (~7 µs here). */
 const MAX_CACHED_NAMES = 10_000;
 
@@ -231,7 +236,7 @@ export class DataPlane {
     if (!(err instanceof MetadataError) || err.code !== 'NotFound') return err;
     if ((await this.d.store.getChunk(chunkId).catch(() => undefined)) !== null) return err;
     this.d.log.warn({ chunkId }, 'a write stalled for longer than the GC grace period before its commit; its chunk was removed');
-    return new CodedError('ServiceUnavailable', "The write's data was removed before its commit (it stalled for longer than the garbage collector's grace period); nothing was stored");
+    return chunkRemoved();
   }
 
   /**
@@ -246,7 +251,7 @@ export class DataPlane {
       () => {
         this.d.store.renewChunk(chunkId).then(
           (held) => {
-            if (!held) lost.abort(new CodedError('ServiceUnavailable', 'The write outlasted the garbage collector\'s grace period and its chunk was removed; nothing was stored'));
+            if (!held) lost.abort(chunkRemoved());
           },
           (e: Error) => this.d.log.warn({ chunkId, err: e.message }, 'could not renew a chunk being written; will retry'),
         );
