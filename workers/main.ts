@@ -31,7 +31,10 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 }
 
 export interface WorkerOptions {
+  /** How often a backend counted healthy is checked. */
   healthIntervalMs: number;
+  /** How often a backend counted unhealthy is checked again (at most healthIntervalMs). */
+  unhealthyRecheckMs: number;
   healIntervalMs: number;
   gcIntervalMs: number;
   /** Unreferenced chunks younger than this are left alone (an upload may still be writing them). */
@@ -44,6 +47,7 @@ export interface WorkerOptions {
 
 export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
   healthIntervalMs: 5_000,
+  unhealthyRecheckMs: 1_000,
   healIntervalMs: 30_000,
   gcIntervalMs: 60_000,
   gcGraceMs: DEFAULT_GC_GRACE_MS,
@@ -134,9 +138,17 @@ export async function startWorkers(deps: { store: MetadataStore; data: DataPlane
     t.unref();
     timers.push(t);
   };
-  every(opts.healthIntervalMs, 'health', async () => {
-    await data.backends.refresh();
-    await data.backends.checkHealth(Math.min(opts.timeoutMs, opts.healthIntervalMs));
+  // The pinger ticks at the re-check interval: backends counted unhealthy are checked at every
+  // tick, so one that is back counts again within about a second (until then, with fewer than W
+  // healthy targets, writes are refused); healthy ones and the registry once per health interval.
+  const tickMs = Math.min(opts.unhealthyRecheckMs, opts.healthIntervalMs);
+  let refreshedAt = -Infinity;
+  every(tickMs, 'health', async () => {
+    if (performance.now() - refreshedAt >= opts.healthIntervalMs - tickMs / 2) {
+      refreshedAt = performance.now();
+      await data.backends.refresh();
+    }
+    await data.backends.checkHealth(Math.min(opts.timeoutMs, opts.healthIntervalMs), { healthyEveryMs: opts.healthIntervalMs - tickMs / 2 });
   });
   every(opts.healIntervalMs, 'heal', healNow);
   every(opts.gcIntervalMs, 'gc', gcNow);

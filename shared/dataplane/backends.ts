@@ -12,6 +12,8 @@ export interface LiveBackend {
   lastError: string | null;
   /** Checks in a row that ran out of time (see checkHealth). */
   timeoutsInARow: number;
+  /** When the last health check of it ended (performance.now()); 0 before the first. */
+  checkedAtMs: number;
 }
 
 /**
@@ -47,7 +49,7 @@ export class BackendSet {
       if (cur) {
         cur.row = row;
       } else {
-        this.live.set(row.id, { row, driver: this.makeDriver(row), healthy: row.healthy, rttMs: row.lastRttMs, lastError: row.lastError, timeoutsInARow: 0 });
+        this.live.set(row.id, { row, driver: this.makeDriver(row), healthy: row.healthy, rttMs: row.lastRttMs, lastError: row.lastError, timeoutsInARow: 0, checkedAtMs: 0 });
       }
     }
     for (const [id, b] of this.live) {
@@ -67,11 +69,21 @@ export class BackendSet {
   }
 
   /** Ping every backend once, in parallel; record what was seen (UNHEALTHY_AFTER_TIMEOUTS). */
-  async checkHealth(timeoutMs: number): Promise<void> {
+  /**
+   * Check the backends' health in parallel, each within `timeoutMs`. With `healthyEveryMs`, a
+   * backend counted healthy is checked only when its last check is at least that old, and one
+   * counted unhealthy at every call: the pinger calls this more often than it checks healthy
+   * ones, so that a backend that is back is counted in again within a short tick, not a whole
+   * health interval (with fewer than W healthy targets every write is refused with 503).
+   */
+  async checkHealth(timeoutMs: number, opts: { healthyEveryMs?: number } = {}): Promise<void> {
+    const now = performance.now();
+    const due = this.all().filter((b) => opts.healthyEveryMs === undefined || !b.healthy || now - b.checkedAtMs >= opts.healthyEveryMs);
     await Promise.all(
-      this.all().map(async (b) => {
+      due.map(async (b) => {
         const deadline = AbortSignal.timeout(timeoutMs);
         const h = await b.driver.health(deadline).catch((e: Error) => ({ ok: false, rttMs: timeoutMs, error: e.message }));
+        b.checkedAtMs = performance.now();
         b.timeoutsInARow = !h.ok && deadline.aborted ? b.timeoutsInARow + 1 : 0;
         const healthy = h.ok || (b.healthy && b.timeoutsInARow > 0 && b.timeoutsInARow < UNHEALTHY_AFTER_TIMEOUTS);
         if (b.healthy !== healthy) this.log.warn({ backend: b.row.name, healthy, error: h.error }, 'backend health changed');
