@@ -68,11 +68,11 @@ export class BackendSet {
     return [...this.live.values()];
   }
 
-  /** Ping every backend once, in parallel; record what was seen (UNHEALTHY_AFTER_TIMEOUTS). */
   /**
-   * Check the backends' health in parallel, each within `timeoutMs`. With `healthyEveryMs`, a
-   * backend counted healthy is checked only when its last check is at least that old, and one
-   * counted unhealthy at every call: the pinger calls this more often than it checks healthy
+   * Ping the backends in parallel, each within `timeoutMs`, and record what was seen
+   * (UNHEALTHY_AFTER_TIMEOUTS). Without `healthyEveryMs` every backend is pinged; with it, one
+   * counted healthy only when its last check is at least that old, and one counted unhealthy at
+   * every call: the pinger calls this more often than it checks healthy
    * ones, so that a backend that is back is counted in again within a short tick, not a whole
    * health interval (with fewer than W healthy targets every write is refused with 503).
    */
