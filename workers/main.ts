@@ -142,13 +142,15 @@ export async function startWorkers(deps: { store: MetadataStore; data: DataPlane
   // tick, so one that is back counts again within about a second (until then, with fewer than W
   // healthy targets, writes are refused); healthy ones and the registry once per health interval.
   const tickMs = Math.min(opts.unhealthyRecheckMs, opts.healthIntervalMs);
+  // Half a tick early, so that the health interval is kept, not rounded up to the next tick.
+  const fullRoundMs = opts.healthIntervalMs - tickMs / 2;
   let refreshedAt = -Infinity;
   every(tickMs, 'health', async () => {
-    if (performance.now() - refreshedAt >= opts.healthIntervalMs - tickMs / 2) {
+    if (performance.now() - refreshedAt >= fullRoundMs) {
       refreshedAt = performance.now();
       await data.backends.refresh();
     }
-    await data.backends.checkHealth(Math.min(opts.timeoutMs, opts.healthIntervalMs), { healthyEveryMs: opts.healthIntervalMs - tickMs / 2 });
+    await data.backends.checkHealth(Math.min(opts.timeoutMs, opts.healthIntervalMs), { healthyEveryMs: fullRoundMs });
   });
   every(opts.healIntervalMs, 'heal', healNow);
   every(opts.gcIntervalMs, 'gc', gcNow);
