@@ -13,12 +13,19 @@ import { CodedError } from '../errors/index.ts';
 import { describeError } from '../storage/errors.ts';
 import { BackendSet, type LiveBackend } from './backends.ts';
 import { checkable, mismatchOf, ReplicaMismatchError, verifiedRead } from './verify.ts';
+import { ResumingRead } from './resume.ts';
 import { integrity, type FoundBy } from '../observability/integrity-metrics.ts';
 
 export { BackendSet, type LiveBackend, type DriverFactory } from './backends.ts';
 
 /** How long a write waits, after its quorum, for the remaining copies before it commits without them. */
 export const STRAGGLER_GRACE_MS = 20;
+
+/** One replica of a chunk, on a loaded backend. */
+interface Replica {
+  backend: LiveBackend;
+  loc: BlobLocator;
+}
 
 export interface DataPlaneDeps {
   store: MetadataStore;
@@ -263,7 +270,7 @@ export class DataPlane {
   }
 
   /** Replicas of a chunk in read order: 'ok' blobs on healthy backends first, lowest RTT first. */
-  private readOrder(chunk: ChunkRow): { backend: LiveBackend; loc: BlobLocator }[] {
+  private readOrder(chunk: ChunkRow): Replica[] {
     const live = new Map(this.d.backends.all().map((b) => [b.row.id, b]));
     return placeForRead(chunk.blobs, live)
       .filter((b) => live.has(b.backendId))
@@ -271,7 +278,7 @@ export class DataPlane {
   }
 
   /** One replica's answer for a chunk (or a range of it); the deadline covers the response headers only. */
-  private async openReplica(r: { backend: LiveBackend; loc: BlobLocator }, range?: ByteRange): Promise<Readable> {
+  private async openReplica(r: Replica, range?: ByteRange): Promise<Readable> {
     // A long body that keeps flowing must not be cut off. A backend that stalls mid-body is
     // caught by the driver's own socket-inactivity timeout.
     const ctl = new AbortController();
@@ -283,10 +290,26 @@ export class DataPlane {
     }
   }
 
-  /** A whole-chunk read is checked against the recorded size and CRC-32C or MD5 (verify.ts); a range is not. */
-  private checked(stream: Readable, chunk: ChunkRow, backend: LiveBackend, range?: ByteRange): Readable {
+  /**
+   * A whole-chunk read is checked against the recorded size and CRC-32C or MD5 (verify.ts); a range
+   * is not. Wrong bytes from the one replica read are that replica's; after a resume they may be
+   * any of `used()`'s, so each of those is read back whole (as the scrubber does) to find which.
+   */
+  private checked(stream: Readable, chunk: ChunkRow, used: () => Replica[], range?: ByteRange): Readable {
     if (range !== undefined || this.d.verifyReads === false || !checkable(chunk)) return stream;
-    return verifiedRead(stream, chunk, (why) => this.reportBadReplica(chunk.id, backend, 'corrupt', why, 'read'));
+    return verifiedRead(stream, chunk, (why) => {
+      const replicas = used();
+      if (replicas.length === 1) return this.reportBadReplica(chunk.id, replicas[0].backend, 'corrupt', why, 'read');
+      this.d.log.warn({ chunkId: chunk.id, why, backends: replicas.map((r) => r.backend.row.name) }, 'a resumed read got wrong bytes; checking each replica it read');
+      const check = async () => {
+        for (const r of replicas) {
+          const c = { chunkId: chunk.id, backendId: r.backend.row.id, physicalBucket: r.loc.bucket, physicalKey: r.loc.key, size: chunk.size, md5: chunk.md5, crc32c: chunk.crc32c };
+          await this.verifyReplica(c, 'read');
+        }
+      };
+      check().catch((e: Error) => this.d.log.error({ chunkId: chunk.id, err: e.message }, 'could not check the replicas of a resumed read; the scrubber will'));
+      return undefined;
+    });
   }
 
   /**
@@ -310,19 +333,45 @@ export class DataPlane {
   }
 
   /**
-   * Open one chunk (or a range of it), failing over between replicas before the first byte.
-   * A whole chunk is verified while it streams: a replica with wrong bytes makes the stream
-   * fail before its last piece (and is marked corrupt), never a complete wrong answer.
+   * Open one chunk (or a range of it), failing over between replicas before the first byte and
+   * resuming on the next replica, from the first byte not yet sent, when a body breaks off
+   * (resume.ts). A whole chunk is verified while it streams: a replica with wrong bytes makes
+   * the stream fail before its last piece (and is marked corrupt), never a complete wrong answer.
    */
   async openChunk(chunk: ChunkRow, range?: ByteRange): Promise<Readable> {
     const errors: string[] = [];
-    for (const r of this.readOrder(chunk)) {
+    const order = this.readOrder(chunk);
+    const start = range?.start ?? 0;
+    const end = range?.end ?? chunk.size - 1;
+    for (let i = 0; i < order.length; i++) {
+      let first: Readable;
       try {
-        return this.checked(await this.openReplica(r, range), chunk, r.backend, range);
+        first = await this.openReplica(order[i], range);
       } catch (e) {
-        await this.noteFailedRead(chunk, r.backend, e);
-        errors.push(`${r.backend.row.name}: ${(e as Error).message}`);
+        await this.noteFailedRead(chunk, order[i].backend, e);
+        errors.push(`${order[i].backend.row.name}: ${(e as Error).message}`);
+        continue;
       }
+      const used = [order[i]];
+      const rest = order.slice(i + 1);
+      const resume = async (offset: number, why: Error): Promise<Readable> => {
+        const from = used[used.length - 1].backend;
+        while (rest.length > 0) {
+          const r = rest.shift()!;
+          try {
+            const next = await this.openReplica(r, { start: start + offset, end });
+            this.d.log.warn({ chunkId: chunk.id, from: from.row.name, to: r.backend.row.name, offset: start + offset, err: why.message }, 'a replica broke off mid-read; resumed on another');
+            integrity.readResumed(from.row.name);
+            used.push(r);
+            return next;
+          } catch (e) {
+            await this.noteFailedRead(chunk, r.backend, e);
+          }
+        }
+        this.d.log.warn({ chunkId: chunk.id, from: from.row.name, offset: start + offset, err: why.message }, 'a replica broke off mid-read and no other could take over');
+        throw why;
+      };
+      return this.checked(new ResumingRead(first, end - start + 1, resume), chunk, () => used, range);
     }
     this.d.log.warn({ chunkId: chunk.id, errors }, 'no replica could serve a read');
     throw new CodedError('ServiceUnavailable', 'No replica of this object is reachable right now');
@@ -393,9 +442,10 @@ export class DataPlane {
 
   /**
    * Read one replica back whole and compare it with the chunk's recorded size and CRC-32C (or MD5)
-   * (the scrubber). 'unreachable' is a backend that did not answer: nothing is known then.
+   * (the scrubber, or a resumed read that got wrong bytes: `foundBy`). 'unreachable' is a backend
+   * that did not answer: nothing is known then.
    */
-  async verifyReplica(c: ScrubCandidate): Promise<'ok' | 'corrupt' | 'missing' | 'unreachable'> {
+  async verifyReplica(c: ScrubCandidate, foundBy: FoundBy = 'scrub'): Promise<'ok' | 'corrupt' | 'missing' | 'unreachable'> {
     const backend = this.d.backends.get(c.backendId);
     if (!backend) return 'unreachable';
     let mismatch: string | null = null;
@@ -406,14 +456,14 @@ export class DataPlane {
       return 'ok';
     } catch (e) {
       if (e instanceof BlobNotFoundError) {
-        await this.reportBadReplica(c.chunkId, backend, 'missing', (e as Error).message, 'scrub');
+        await this.reportBadReplica(c.chunkId, backend, 'missing', (e as Error).message, foundBy);
         return 'missing';
       }
       if (mismatch !== null) {
-        await this.reportBadReplica(c.chunkId, backend, 'corrupt', mismatch, 'scrub');
+        await this.reportBadReplica(c.chunkId, backend, 'corrupt', mismatch, foundBy);
         return 'corrupt';
       }
-      this.d.log.debug({ chunkId: c.chunkId, backend: backend.row.name, err: (e as Error).message }, 'scrub: replica unreachable');
+      this.d.log.debug({ chunkId: c.chunkId, backend: backend.row.name, err: (e as Error).message }, `${foundBy}: replica unreachable`);
       return 'unreachable';
     }
   }

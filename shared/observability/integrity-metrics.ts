@@ -25,6 +25,12 @@ const repairs = new Counter({
   labelNames: ['outcome'],
   registers: [integrityRegistry],
 });
+const readsResumed = new Counter({
+  name: 'fedgate_reads_resumed_total',
+  help: 'Reads whose replica broke off mid-body and that carried on from another replica, by the backend that broke off',
+  labelNames: ['backend'],
+  registers: [integrityRegistry],
+});
 
 export type FoundBy = 'read' | 'scrub';
 
@@ -38,5 +44,8 @@ export const integrity = {
   },
   repair(outcome: 'completed' | 'failed'): void {
     repairs.inc({ outcome });
+  },
+  readResumed(backend: string): void {
+    readsResumed.inc({ backend });
   },
 };

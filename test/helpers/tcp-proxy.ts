@@ -8,6 +8,7 @@
 //   (`onHeld` says when);
 // - `restore()`: forwards again; what waited (held chunks first) flows on, in order, and a
 //   client's close reaches the server after its last bytes, as TCP would deliver them.
+// `bytesToClients` counts what the server sent on (which of several proxied servers is answering).
 import net from 'node:net';
 
 /** `chunk`: what a client just sent; `previous`: the chunk it sent before on the same connection. */
@@ -20,6 +21,8 @@ export interface TcpProxy {
   blackholeWhen(test: ChunkTest, onHeld?: () => void): void;
   restore(): void;
   close(): Promise<void>;
+  /** Bytes forwarded from the server to clients so far. */
+  readonly bytesToClients: number;
 }
 
 interface Pair {
@@ -36,6 +39,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let trigger: ChunkTest | null = null;
   let onTriggered: (() => void) | undefined;
   const pairs = new Set<Pair>();
+  let bytesToClients = 0;
   const pauseAll = () => {
     for (const p of pairs) {
       p.client.pause();
@@ -53,7 +57,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     pairs.add(pair);
     upstream.on('error', () => client.destroy());
     // By hand, not pipe(): a pipe's drain handler may resume a source the blackhole paused.
-    // (No backpressure: this carries PostgreSQL's small messages in tests.)
+    // (No backpressure this way: it carries PostgreSQL's small messages in tests.)
     client.on('data', (b: Buffer) => {
       if (trigger && mode === 'forward' && trigger(b, pair.previous)) {
         trigger = null;
@@ -66,7 +70,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       pair.previous = b;
       upstream.write(b);
     });
-    upstream.on('data', (b: Buffer) => client.write(b));
+    // The server's answers wait for the client (an object's body must not all sit in this
+    // process, or a blackhole would not stall the client until its whole answer had arrived).
+    upstream.on('data', (b: Buffer) => {
+      bytesToClients += b.length;
+      if (client.write(b)) return;
+      upstream.pause();
+      client.once('drain', () => {
+        if (mode === 'forward') upstream.resume();
+      });
+    });
     // The client's end (a FIN, or a reset) reaches the server after the bytes it sent before,
     // held ones included: those were on their way already.
     client.on('close', () => {
@@ -87,6 +100,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
+    get bytesToClients() {
+      return bytesToClients;
+    },
     refuse() {
       mode = 'refuse';
       for (const p of pairs) {

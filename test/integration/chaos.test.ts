@@ -121,9 +121,9 @@ async function putMultipart(key: string, body: Buffer): Promise<void> {
 
 /**
  * The value `key` holds now through Fedgate (its digest, or ABSENT); null when no replica could
- * serve it (503) or, with `cutOk`, when the body was cut off: a read fails over to another replica
- * before its first byte only, so the death of the backend it streams from cuts it (never a
- * complete answer with wrong bytes).
+ * serve it (503) or, with `cutOk`, when the body was cut off: a read whose backend dies mid-body
+ * resumes on another replica, and is cut only when no other can take over (two down at once),
+ * never a complete answer with wrong bytes.
  */
 async function readKey(key: string, cutOk = false): Promise<string | null> {
   let r;

@@ -1,0 +1,187 @@
+// A GET whose replica dies or hangs while the body streams carries on from another replica at
+// the first byte not yet sent: the client gets the whole object, byte for byte, in one answer.
+// Three s3rvers stand behind TCP forwarders, so a test can see which one is answering (the
+// bytes each forwarded) and cut that one off mid-body: reset its connections (a process that
+// died) or stop moving its bytes (a process paused, which only the backend timeout ends).
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { addS3Backends, startTestFedgate, eventually, type TestFedgate } from '../helpers/fedgate.ts';
+import { directClient, startS3rver, type S3ServerHandle } from '../helpers/s3-servers.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+
+const NAMES = ['be-a', 'be-b', 'be-c'] as const;
+type Name = (typeof NAMES)[number];
+
+let fg: TestFedgate;
+// The gateway's JSON log lines.
+const logged: Record<string, unknown>[] = [];
+let s3: S3Client;
+const servers = {} as Record<Name, S3ServerHandle>;
+const proxies = {} as Record<Name, TcpProxy>;
+const direct = {} as Record<Name, S3Client>;
+// 24 MiB: far more than the socket buffers between an s3rver and the gateway hold, so a
+// backend cut off after the first bytes still owes most of the body.
+const BODY = randomBytes(24 * 1024 * 1024);
+
+before(async () => {
+  const logTo = new PassThrough();
+  let partial = '';
+  logTo.on('data', (b: Buffer) => {
+    const lines = (partial + b.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const l of lines) if (l) logged.push(JSON.parse(l));
+  });
+  fg = await startTestFedgate({ defaultBackends: 'none', timeoutMs: 2000, logTo });
+  for (const name of NAMES) {
+    servers[name] = await startS3rver();
+    proxies[name] = await startTcpProxy({ host: '127.0.0.1', port: servers[name].port });
+    direct[name] = directClient(servers[name]);
+  }
+  await addS3Backends(fg, NAMES.map((n) => [n, { ...servers[n], endpoint: `http://127.0.0.1:${proxies[n].port}` }]));
+  s3 = fg.client();
+  await s3.send(new CreateBucketCommand({ Bucket: 'films' }));
+  await s3.send(new PutObjectCommand({ Bucket: 'films', Key: 'reel', Body: BODY }));
+  await eventually('3 ok replicas of reel', async () => (await replicas('reel')).filter((r) => r.state === 'ok').length === 3, 30_000);
+});
+
+afterEach(async () => {
+  for (const n of NAMES) proxies[n].restore();
+  await eventually('every backend healthy again', async () => {
+    const listed = (await fg.admin('GET', '/admin/storage')).json.backends as { name: string; healthy: boolean }[];
+    return listed.every((b) => b.healthy);
+  }, 30_000);
+});
+
+after(async () => {
+  for (const c of Object.values(direct)) c.destroy();
+  await fg?.stop();
+  for (const n of NAMES) {
+    await proxies[n]?.close();
+    await servers[n]?.stop();
+  }
+});
+
+type Replica = { backend: Name; state: string; physicalBucket: string; physicalKey: string };
+
+async function replicas(key: string): Promise<Replica[]> {
+  const r = await fg.admin('GET', `/admin/replicas?tenant=root&bucket=films&key=${encodeURIComponent(key)}`);
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  return r.json.parts[0].replicas;
+}
+
+async function resumedCount(backend: Name): Promise<number> {
+  const text = await (await fetch(`${fg.adminUrl}/metrics`, { headers: { authorization: `Bearer ${fg.adminToken}` } })).text();
+  const m = new RegExp(`^fedgate_reads_resumed_total\\{backend="${backend}"\\} (\\d+)`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * GET `reel` (with `range`, an HTTP Range header); once the first bytes have arrived, `midway`
+ * is told which backend is sending them. Resolves with the whole body, or rejects when it was cut.
+ */
+async function getWith(midway: (serving: Name) => Promise<void> | void, range?: string): Promise<Buffer> {
+  const before = Object.fromEntries(NAMES.map((n) => [n, proxies[n].bytesToClients])) as Record<Name, number>;
+  const r = await s3.send(new GetObjectCommand({ Bucket: 'films', Key: 'reel', Range: range }));
+  const pieces: Buffer[] = [];
+  let told = false;
+  for await (const piece of r.Body as AsyncIterable<Buffer>) {
+    pieces.push(piece);
+    if (!told) {
+      told = true;
+      const sent = NAMES.map((n) => ({ n, bytes: proxies[n].bytesToClients - before[n] })).sort((x, y) => y.bytes - x.bytes);
+      // Health checks move a few hundred bytes; the answering backend has sent a body's worth.
+      assert.ok(sent[0].bytes >= 64 * 1024 && sent[1].bytes < 64 * 1024, `which backend answers: ${JSON.stringify(sent)}`);
+      await midway(sent[0].n);
+    }
+  }
+  return Buffer.concat(pieces);
+}
+
+test('a GET whose backend dies mid-body carries on from another replica: the whole object, identical', async () => {
+  let died: Name | undefined;
+  let resumedBefore = 0;
+  const got = await getWith(async (serving) => {
+    died = serving;
+    resumedBefore = await resumedCount(serving);
+    proxies[serving].refuse();
+  });
+  assert.equal(got.length, BODY.length);
+  assert.ok(got.equals(BODY), 'the bytes read back differ from the bytes written');
+  assert.equal(await resumedCount(died!), resumedBefore + 1, `one read resumed after ${died} broke off`);
+  const said = logged.filter((l) => l.msg === 'a replica broke off mid-read; resumed on another' && l.from === died);
+  assert.equal(said.length, 1, 'the resume is logged once, with the backend it left');
+  assert.ok((await replicas('reel')).every((r) => r.state === 'ok'), 'a replica that only went away is not marked bad');
+});
+
+test('a GET whose backend hangs mid-body carries on from another replica after the backend timeout', async () => {
+  let hung: Name | undefined;
+  let resumedBefore = 0;
+  const got = await getWith(async (serving) => {
+    hung = serving;
+    resumedBefore = await resumedCount(serving);
+    proxies[serving].blackhole();
+  });
+  assert.ok(got.equals(BODY), 'the bytes read back differ from the bytes written');
+  assert.equal(await resumedCount(hung!), resumedBefore + 1);
+});
+
+test('a ranged GET resumes at the right offset', async () => {
+  const got = await getWith((serving) => proxies[serving].refuse(), 'bytes=5000001-20999999');
+  assert.equal(got.length, 16_000_000 - 1);
+  assert.ok(got.equals(BODY.subarray(5_000_001, 21_000_000)), 'the ranged bytes read back differ from the bytes written');
+});
+
+test('when no other replica can take over, the body is cut off (never a hang, never a short answer that looks whole)', async () => {
+  const cut = getWith((serving) => {
+    for (const n of NAMES) if (n !== serving) proxies[n].refuse();
+    proxies[serving].refuse();
+  });
+  await assert.rejects(cut);
+  for (const n of NAMES) proxies[n].restore();
+  // The gateway goes on serving.
+  const r = await s3.send(new GetObjectCommand({ Bucket: 'films', Key: 'reel', Range: 'bytes=0-9' }));
+  assert.ok(Buffer.from(await r.Body!.transformToByteArray()).equals(BODY.subarray(0, 10)));
+});
+
+test('wrong bytes on the replica a read resumed on: the read fails before its end, that replica is marked corrupt, the healer restores it', async () => {
+  const reps = await replicas('reel');
+  let first: Name | undefined;
+  const read = getWith(async (serving) => {
+    first = serving;
+    // The two other providers now hold other bytes of the same size for this object.
+    for (const r of reps) {
+      if (r.backend === serving) continue;
+      await direct[r.backend].send(new PutObjectCommand({ Bucket: r.physicalBucket, Key: r.physicalKey, Body: randomBytes(BODY.length) }));
+    }
+    proxies[serving].refuse();
+  });
+  await assert.rejects(read, 'a complete answer assembled from two replicas with different bytes');
+  // The replica the read resumed on is checked on its own and found corrupt; the one that
+  // broke off could not be reached for its check and stays ok.
+  const after = await eventually('the replica the read resumed on is marked corrupt', async () => {
+    const now = await replicas('reel');
+    return now.some((r) => r.state === 'corrupt') ? now : null;
+  }, 30_000);
+  assert.equal(after.find((r) => r.backend === first)!.state, 'ok');
+  const corrupt = after.find((r) => r.state === 'corrupt')!.backend;
+  const metrics = await (await fetch(`${fg.adminUrl}/metrics`, { headers: { authorization: `Bearer ${fg.adminToken}` } })).text();
+  assert.match(metrics, new RegExp(`^fedgate_replicas_bad_total\\{state="corrupt",found_by="read",backend="${corrupt}"\\} 1$`, 'm'));
+  proxies[first!].restore();
+  // The third copy is found by the scrubber; the healer copies the good one over both.
+  await eventually('all replicas ok again with the original bytes', async () => {
+    await fg.workers!.scrubNow({ maxBytes: 1 << 30 });
+    await fg.workers!.healNow();
+    const now = await replicas('reel');
+    if (!now.every((r) => r.state === 'ok')) return false;
+    for (const r of now) {
+      const o = await direct[r.backend].send(new GetObjectCommand({ Bucket: r.physicalBucket, Key: r.physicalKey }));
+      if (!Buffer.from(await o.Body!.transformToByteArray()).equals(BODY)) return false;
+    }
+    return true;
+  }, 60_000, 500);
+  const r = await s3.send(new GetObjectCommand({ Bucket: 'films', Key: 'reel' }));
+  assert.ok(Buffer.from(await r.Body!.transformToByteArray()).equals(BODY));
+});
