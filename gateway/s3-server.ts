@@ -51,6 +51,8 @@ async function serve(ctx: GatewayContext, keyCache: SigningKeyCache, req: http.I
   let tenantName = '';
   let result: HandlerResult | undefined;
   let errorCode: string | undefined;
+  // A 5xx answer's message goes into the request's log line: why the service was unavailable.
+  let serverFault: string | undefined;
   let corsBucket: string | undefined;
   let verifier: ReturnType<typeof createPayloadVerifier> | undefined;
   try {
@@ -118,6 +120,7 @@ async function serve(ctx: GatewayContext, keyCache: SigningKeyCache, req: http.I
   } catch (err) {
     const e = toS3Error(err);
     errorCode = e.code;
+    if (e.status >= 500) serverFault = e.message;
     if (e.code === 'InternalError') ctx.log.error({ reqId: id, op: opName, err }, 'internal error');
     else if (isDatabaseUnreachable(err)) ctx.log.warn({ reqId: id, op: opName, err: (err as Error).message }, 'metadata database unreachable');
     result = {
@@ -151,7 +154,7 @@ async function serve(ctx: GatewayContext, keyCache: SigningKeyCache, req: http.I
     result: errorCode ?? String(result.status),
     details: { requestId: id, status: result.status, bytes: result.bytes ?? 0, ms: Math.round(ms * 10) / 10 },
   });
-  ctx.log.info({ reqId: id, op: opName, method: req.method, tenant: tenantId, status: result.status, code: errorCode, ms: Math.round(ms * 10) / 10, bytes: result.bytes }, 's3 request');
+  ctx.log.info({ reqId: id, op: opName, method: req.method, tenant: tenantId, status: result.status, code: errorCode, reason: serverFault, ms: Math.round(ms * 10) / 10, bytes: result.bytes }, 's3 request');
 }
 
 async function send(req: http.IncomingMessage, res: http.ServerResponse, result: HandlerResult, ctx: GatewayContext, id: string): Promise<void> {

@@ -185,3 +185,20 @@ test('wrong bytes on the replica a read resumed on: the read fails before its en
   const r = await s3.send(new GetObjectCommand({ Bucket: 'films', Key: 'reel' }));
   assert.ok(Buffer.from(await r.Body!.transformToByteArray()).equals(BODY));
 });
+
+test('a GET no replica can serve answers 503 ServiceUnavailable, and its request log line says why', async () => {
+  for (const n of NAMES) proxies[n].refuse();
+  const err = await s3.send(new GetObjectCommand({ Bucket: 'films', Key: 'reel' })).then(
+    () => assert.fail('a GET with every backend refusing connections succeeded'),
+    (e: { name: string; $metadata: { httpStatusCode?: number } }) => e,
+  );
+  assert.equal(err.name, 'ServiceUnavailable');
+  assert.equal(err.$metadata.httpStatusCode, 503);
+  const line = await eventually('the request log line of the 503', async () => logged.find((l) => l.msg === 's3 request' && l.status === 503 && l.op === 'GetObject'));
+  assert.equal(line.reason, 'No replica of this object is reachable right now');
+  // A client error carries no reason: only a server fault needs one.
+  const missing = await s3.send(new GetObjectCommand({ Bucket: 'films', Key: 'no-such-reel' })).catch((e: Error) => e);
+  assert.equal((missing as Error).name, 'NoSuchKey');
+  const miss = await eventually('the request log line of the 404', async () => logged.find((l) => l.msg === 's3 request' && l.status === 404));
+  assert.equal(miss.reason, undefined);
+});
