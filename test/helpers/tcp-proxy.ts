@@ -57,7 +57,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     pairs.add(pair);
     upstream.on('error', () => client.destroy());
     // By hand, not pipe(): a pipe's drain handler may resume a source the blackhole paused.
-    // (No backpressure this way: it carries PostgreSQL's small messages in tests.)
+    // (Client to server without backpressure: that way carries small requests in tests.)
     client.on('data', (b: Buffer) => {
       if (trigger && mode === 'forward' && trigger(b, pair.previous)) {
         trigger = null;
