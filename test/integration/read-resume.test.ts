@@ -100,36 +100,36 @@ async function getWith(midway: (serving: Name) => Promise<void> | void, range?: 
   return Buffer.concat(pieces);
 }
 
-test('a GET whose backend dies mid-body carries on from another replica: the whole object, identical', async () => {
-  let died: Name | undefined;
+/** GET `reel` and cut the answering backend off after the first bytes: the body, that backend, and its resume count before. */
+async function getCutOff(how: 'refuse' | 'blackhole', range?: string): Promise<{ got: Buffer; cut: Name; resumedBefore: number }> {
+  let cut: Name | undefined;
   let resumedBefore = 0;
   const got = await getWith(async (serving) => {
-    died = serving;
+    cut = serving;
     resumedBefore = await resumedCount(serving);
-    proxies[serving].refuse();
-  });
+    proxies[serving][how]();
+  }, range);
+  return { got, cut: cut!, resumedBefore };
+}
+
+test('a GET whose backend dies mid-body carries on from another replica: the whole object, identical', async () => {
+  const { got, cut, resumedBefore } = await getCutOff('refuse');
   assert.equal(got.length, BODY.length);
   assert.ok(got.equals(BODY), 'the bytes read back differ from the bytes written');
-  assert.equal(await resumedCount(died!), resumedBefore + 1, `one read resumed after ${died} broke off`);
-  const said = logged.filter((l) => l.msg === 'a replica broke off mid-read; resumed on another' && l.from === died);
+  assert.equal(await resumedCount(cut), resumedBefore + 1, `one read resumed after ${cut} broke off`);
+  const said = logged.filter((l) => l.msg === 'a replica broke off mid-read; resumed on another' && l.from === cut);
   assert.equal(said.length, 1, 'the resume is logged once, with the backend it left');
   assert.ok((await replicas('reel')).every((r) => r.state === 'ok'), 'a replica that only went away is not marked bad');
 });
 
 test('a GET whose backend hangs mid-body carries on from another replica after the backend timeout', async () => {
-  let hung: Name | undefined;
-  let resumedBefore = 0;
-  const got = await getWith(async (serving) => {
-    hung = serving;
-    resumedBefore = await resumedCount(serving);
-    proxies[serving].blackhole();
-  });
+  const { got, cut, resumedBefore } = await getCutOff('blackhole');
   assert.ok(got.equals(BODY), 'the bytes read back differ from the bytes written');
-  assert.equal(await resumedCount(hung!), resumedBefore + 1);
+  assert.equal(await resumedCount(cut), resumedBefore + 1);
 });
 
 test('a ranged GET resumes at the right offset', async () => {
-  const got = await getWith((serving) => proxies[serving].refuse(), 'bytes=5000001-20999999');
+  const { got } = await getCutOff('refuse', 'bytes=5000001-20999999');
   assert.equal(got.length, 16_000_000 - 1);
   assert.ok(got.equals(BODY.subarray(5_000_001, 21_000_000)), 'the ranged bytes read back differ from the bytes written');
 });
