@@ -371,7 +371,9 @@ export class DataPlane {
         this.d.log.warn({ chunkId: chunk.id, from: from.row.name, offset: start + offset, err: why.message }, 'a replica broke off mid-read and no other could take over');
         throw why;
       };
-      return this.checked(new ResumingRead(first, end - start + 1, resume), chunk, () => used, range);
+      // Wrong length: the replica streaming now has a copy longer or shorter than was written.
+      const wrongLength = (why: string) => void this.reportBadReplica(chunk.id, used[used.length - 1].backend, 'corrupt', why, 'read');
+      return this.checked(new ResumingRead(first, end - start + 1, resume, wrongLength), chunk, () => used, range);
     }
     this.d.log.warn({ chunkId: chunk.id, errors }, 'no replica could serve a read');
     throw new CodedError('ServiceUnavailable', 'No replica of this object is reachable right now');

@@ -3,7 +3,11 @@
 // the first byte not yet delivered, and the client's stream carries on as if nothing happened.
 // Full replicas hold the same bytes, so any of them can continue where another stopped; the
 // whole-chunk check (verify.ts) sits outside this stream and covers the bytes of every replica.
+// An answer of the wrong length (one that ends cleanly too soon, or goes on past the bytes asked
+// for: the provider's copy is shorter or longer than what was written) is the replica's own
+// fault, not the connection's: it is reported as such, and the read carries on all the same.
 import { finished, Readable } from 'node:stream';
+import { ReplicaMismatchError } from './verify.ts';
 
 /** Opens the bytes from `offset` (relative to the start of the read) on another replica. */
 export type Resume = (offset: number, why: Error) => Promise<Readable>;
@@ -13,24 +17,29 @@ export class ResumingRead extends Readable {
   private delivered = 0;
   private readonly length: number;
   private readonly continueAt: Resume;
+  private readonly onWrongLength: (why: string) => void;
   private stopSource: () => void = () => {};
 
-  /** `first` answers the read's `length` bytes; `resume` continues it elsewhere after a break. */
-  constructor(first: Readable, length: number, resume: Resume) {
+  /**
+   * `first` answers the read's `length` bytes; `resume` continues it elsewhere after a break;
+   * `onWrongLength` hears of a replica whose answer had the wrong length, before it is left.
+   */
+  constructor(first: Readable, length: number, resume: Resume, onWrongLength: (why: string) => void) {
     super();
     this.length = length;
     this.continueAt = resume;
+    this.onWrongLength = onWrongLength;
     this.attach(first);
   }
 
   private attach(source: Readable): void {
     this.source = source;
     const onData = (piece: Buffer) => {
-      this.delivered += piece.length;
-      if (this.delivered > this.length) {
-        this.destroy(new Error(`a replica sent more than the ${this.length} bytes asked for`));
+      if (this.delivered + piece.length > this.length) {
+        this.breakOff(new ReplicaMismatchError(`the replica sent more than the ${this.length} bytes asked for`));
         return;
       }
+      this.delivered += piece.length;
       if (!this.push(piece)) source.pause();
     };
     source.on('data', onData);
@@ -38,8 +47,9 @@ export class ResumingRead extends Readable {
       cleanup();
       source.off('data', onData);
       if (this.destroyed) return;
-      if (!err && this.delivered === this.length) this.push(null);
-      else this.breakOff(err ?? new Error(`the answer ended after ${this.delivered} of ${this.length} bytes`));
+      if (err) this.breakOff(err);
+      else if (this.delivered === this.length) this.push(null);
+      else this.breakOff(new ReplicaMismatchError(`the replica's answer ended after ${this.delivered} of ${this.length} bytes`));
     });
     this.stopSource = () => {
       cleanup();
@@ -50,6 +60,12 @@ export class ResumingRead extends Readable {
 
   private breakOff(why: Error): void {
     this.stopSource();
+    if (why instanceof ReplicaMismatchError) this.onWrongLength(why.message);
+    // Every byte asked for is out (a longer answer): nothing is left to ask another replica for.
+    if (this.delivered === this.length) {
+      this.push(null);
+      return;
+    }
     this.continueAt(this.delivered, why).then(
       (next) => {
         if (this.destroyed) next.destroy();

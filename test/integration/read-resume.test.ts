@@ -34,7 +34,9 @@ before(async () => {
     partial = lines.pop()!;
     for (const l of lines) if (l) logged.push(JSON.parse(l));
   });
-  fg = await startTestFedgate({ defaultBackends: 'none', timeoutMs: 2000, logTo });
+  // Healthy backends are pinged once a minute (unhealthy ones still every second), so the read
+  // order a test sets by RTT holds while it reads.
+  fg = await startTestFedgate({ defaultBackends: 'none', timeoutMs: 2000, logTo, workerOptions: { healthIntervalMs: 60_000 } });
   for (const name of NAMES) {
     servers[name] = await startS3rver();
     proxies[name] = await startTcpProxy({ host: '127.0.0.1', port: servers[name].port });
@@ -184,6 +186,34 @@ test('wrong bytes on the replica a read resumed on: the read fails before its en
   }, 60_000, 500);
   const r = await s3.send(new GetObjectCommand({ Bucket: 'films', Key: 'reel' }));
   assert.ok(Buffer.from(await r.Body!.transformToByteArray()).equals(BODY));
+});
+
+test('a replica its provider truncated: the read carries on from another and completes with the right bytes, and the short one is marked corrupt', async () => {
+  const body = randomBytes(8 * 1024 * 1024);
+  await s3.send(new PutObjectCommand({ Bucket: 'films', Key: 'trailer', Body: body }));
+  const reps = await eventually('3 ok replicas of trailer', async () => {
+    const r = await replicas('trailer');
+    return r.filter((x) => x.state === 'ok').length === 3 ? r : null;
+  }, 30_000);
+  // be-a's provider keeps only the first 3 MiB; be-a is read first (lowest RTT).
+  const short = reps.find((r) => r.backend === 'be-a')!;
+  await direct['be-a'].send(new PutObjectCommand({ Bucket: short.physicalBucket, Key: short.physicalKey, Body: body.subarray(0, 3 * 1024 * 1024) }));
+  for (const b of fg.rt.data.backends.all()) b.rttMs = b.row.name === 'be-a' ? 0 : 50;
+  const r = await s3.send(new GetObjectCommand({ Bucket: 'films', Key: 'trailer' }));
+  assert.ok(Buffer.from(await r.Body!.transformToByteArray()).equals(body), 'the bytes read back differ from the bytes written');
+  const now = await eventually('the short replica marked corrupt', async () => {
+    const x = await replicas('trailer');
+    return x.find((y) => y.backend === 'be-a')!.state === 'corrupt' ? x : null;
+  }, 10_000);
+  assert.deepEqual(now.filter((y) => y.state === 'ok').map((y) => y.backend).sort(), ['be-b', 'be-c']);
+  // The healer writes it again.
+  await eventually('the healer restored it', async () => {
+    await fg.workers!.healNow();
+    const x = await replicas('trailer');
+    if (!x.every((y) => y.state === 'ok')) return false;
+    const o = await direct['be-a'].send(new GetObjectCommand({ Bucket: short.physicalBucket, Key: short.physicalKey }));
+    return Buffer.from(await o.Body!.transformToByteArray()).equals(body);
+  }, 30_000, 500);
 });
 
 test('a GET no replica can serve answers 503 ServiceUnavailable, and its request log line says why', async () => {
