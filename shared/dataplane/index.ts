@@ -339,44 +339,47 @@ export class DataPlane {
    * the stream fail before its last piece (and is marked corrupt), never a complete wrong answer.
    */
   async openChunk(chunk: ChunkRow, range?: ByteRange): Promise<Readable> {
+    // One queue of replicas in read order serves the first open and every resume: a replica
+    // is tried once per read.
+    const queue = this.readOrder(chunk);
+    const used: Replica[] = [];
     const errors: string[] = [];
-    const order = this.readOrder(chunk);
     const start = range?.start ?? 0;
     const end = range?.end ?? chunk.size - 1;
-    for (let i = 0; i < order.length; i++) {
-      let first: Readable;
-      try {
-        first = await this.openReplica(order[i], range);
-      } catch (e) {
-        await this.noteFailedRead(chunk, order[i].backend, e);
-        errors.push(`${order[i].backend.row.name}: ${(e as Error).message}`);
-        continue;
-      }
-      const used = [order[i]];
-      const rest = order.slice(i + 1);
-      const resume = async (offset: number, why: Error): Promise<Readable> => {
-        const from = used[used.length - 1].backend;
-        while (rest.length > 0) {
-          const r = rest.shift()!;
-          try {
-            const next = await this.openReplica(r, { start: start + offset, end });
-            this.d.log.warn({ chunkId: chunk.id, from: from.row.name, to: r.backend.row.name, offset: start + offset, err: why.message }, 'a replica broke off mid-read; resumed on another');
-            integrity.readResumed(from.row.name);
-            used.push(r);
-            return next;
-          } catch (e) {
-            await this.noteFailedRead(chunk, r.backend, e);
-          }
+    /** Bytes [from, end] from the next replica that answers; null when none is left. */
+    const openNext = async (from: number): Promise<Readable | null> => {
+      for (let r = queue.shift(); r; r = queue.shift()) {
+        try {
+          const stream = await this.openReplica(r, from === 0 && range === undefined ? undefined : { start: from, end });
+          used.push(r);
+          return stream;
+        } catch (e) {
+          await this.noteFailedRead(chunk, r.backend, e);
+          errors.push(`${r.backend.row.name}: ${(e as Error).message}`);
         }
-        this.d.log.warn({ chunkId: chunk.id, from: from.row.name, offset: start + offset, err: why.message }, 'a replica broke off mid-read and no other could take over');
-        throw why;
-      };
-      // Wrong length: the replica streaming now has a copy longer or shorter than was written.
-      const wrongLength = (why: string) => void this.reportBadReplica(chunk.id, used[used.length - 1].backend, 'corrupt', why, 'read');
-      return this.checked(new ResumingRead(first, end - start + 1, resume, wrongLength), chunk, () => used, range);
+      }
+      return null;
+    };
+    const first = await openNext(start);
+    if (first === null) {
+      this.d.log.warn({ chunkId: chunk.id, errors }, 'no replica could serve a read');
+      throw new CodedError('ServiceUnavailable', 'No replica of this object is reachable right now');
     }
-    this.d.log.warn({ chunkId: chunk.id, errors }, 'no replica could serve a read');
-    throw new CodedError('ServiceUnavailable', 'No replica of this object is reachable right now');
+    const resume = async (offset: number, why: Error): Promise<Readable> => {
+      const from = used[used.length - 1].backend;
+      const next = await openNext(start + offset);
+      const log = { chunkId: chunk.id, from: from.row.name, offset: start + offset, err: why.message };
+      if (next === null) {
+        this.d.log.warn({ ...log, errors }, 'a replica broke off mid-read and no other could take over');
+        throw why;
+      }
+      this.d.log.warn({ ...log, to: used[used.length - 1].backend.row.name }, 'a replica broke off mid-read; resumed on another');
+      integrity.readResumed(from.row.name);
+      return next;
+    };
+    // Wrong length: the replica streaming now has a copy longer or shorter than was written.
+    const wrongLength = (why: string) => void this.reportBadReplica(chunk.id, used[used.length - 1].backend, 'corrupt', why, 'read');
+    return this.checked(new ResumingRead(first, end - start + 1, resume, wrongLength), chunk, () => used, range);
   }
 
   /** One chunk (or a range of it) read whole; any failure, wrong bytes included, moves on to the next replica. */
