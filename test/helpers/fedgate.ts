@@ -4,6 +4,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import assert from 'node:assert/strict';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../shared/config/index.ts';
@@ -202,4 +203,19 @@ export async function assertNeverStored(s3: S3Client, db: { query(sql: string, p
   const rows = await db.query('SELECT 1 FROM object_versions v JOIN buckets b ON b.id = v.bucket_id WHERE b.name = $1 AND v.key = $2', [bucket, key]);
   assert.equal(rows.rowCount, 0, why ?? `a version of ${bucket}/${key} was committed`);
   assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))).status, 404);
+}
+
+/** A `logTo` for startTestFedgate that keeps the gateway's JSON log lines, parsed, in `lines`. */
+export function logCollector(): { logTo: NodeJS.WritableStream; lines: Record<string, any>[] } {
+  const lines: Record<string, any>[] = [];
+  let partial = '';
+  const logTo = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      const parts = (partial + chunk.toString('utf8')).split('\n');
+      partial = parts.pop()!;
+      for (const l of parts) if (l) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
+  return { logTo, lines };
 }

@@ -6,25 +6,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { CreateBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { s3Error } from '../helpers/s3-error.ts';
-import { addS3Backends, startTestFedgate, type TestFedgate } from '../helpers/fedgate.ts';
+import { addS3Backends, logCollector, startTestFedgate, type TestFedgate } from '../helpers/fedgate.ts';
 import { directClient, startS3rver, type S3ServerHandle } from '../helpers/s3-servers.ts';
 
-const lines: string[] = [];
-const logTo = new Writable({
-  write(chunk: Buffer, _enc, cb) {
-    lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    cb();
-  },
-});
+const log = logCollector();
 let fg: TestFedgate;
 let s3: S3Client;
 const servers: S3ServerHandle[] = [];
 
 before(async () => {
-  fg = await startTestFedgate({ defaultBackends: 'none', workers: false, timeoutMs: 3000, logTo });
+  fg = await startTestFedgate({ defaultBackends: 'none', workers: false, timeoutMs: 3000, logTo: log.logTo });
   for (let i = 0; i < 3; i++) servers.push(await startS3rver());
   await addS3Backends(fg, [['be-a', servers[0]], ['be-b', servers[1]], ['be-c', servers[2]]]);
   s3 = fg.client();
@@ -47,8 +40,8 @@ test('the first PUT to a bucket whose physical buckets two backends cannot make:
     assert.equal(e.name, 'ServiceUnavailable');
     assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'fresh', Key: 'k' })))).status, 404);
 
-    const warn = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'write quorum not reached');
-    assert.ok(warn, `no 'write quorum not reached' line in ${lines.length} log lines`);
+    const warn = log.lines.find((l) => l.msg === 'write quorum not reached');
+    assert.ok(warn, `no 'write quorum not reached' line in ${log.lines.length} log lines`);
     const failed = Object.fromEntries((warn.failed as { backendId: string; error: string }[]).map((f) => [f.backendId, f.error]));
     assert.deepEqual(Object.keys(failed).sort(), [ids['be-b'], ids['be-c']].sort());
     for (const why of Object.values(failed)) assert.match(why, /^bucket not reachable: .*ECONNREFUSED/);

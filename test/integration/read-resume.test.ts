@@ -6,9 +6,8 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import { S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
-import { addS3Backends, startTestFedgate, eventually, type TestFedgate } from '../helpers/fedgate.ts';
+import { addS3Backends, eventually, logCollector, startTestFedgate, type TestFedgate } from '../helpers/fedgate.ts';
 import { directClient, startS3rver, type S3ServerHandle } from '../helpers/s3-servers.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
@@ -17,7 +16,7 @@ type Name = (typeof NAMES)[number];
 
 let fg: TestFedgate;
 // The gateway's JSON log lines.
-const logged: Record<string, unknown>[] = [];
+const { logTo, lines: logged } = logCollector();
 let s3: S3Client;
 const servers = {} as Record<Name, S3ServerHandle>;
 const proxies = {} as Record<Name, TcpProxy>;
@@ -27,13 +26,6 @@ const direct = {} as Record<Name, S3Client>;
 const BODY = randomBytes(24 * 1024 * 1024);
 
 before(async () => {
-  const logTo = new PassThrough();
-  let partial = '';
-  logTo.on('data', (b: Buffer) => {
-    const lines = (partial + b.toString()).split('\n');
-    partial = lines.pop()!;
-    for (const l of lines) if (l) logged.push(JSON.parse(l));
-  });
   // Healthy backends are pinged once a minute (unhealthy ones still every second), so the read
   // order a test sets by RTT holds while it reads.
   fg = await startTestFedgate({ defaultBackends: 'none', timeoutMs: 2000, logTo, workerOptions: { healthIntervalMs: 60_000 } });
