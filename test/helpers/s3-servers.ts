@@ -68,6 +68,29 @@ function bindable(port: number): Promise<boolean> {
 }
 
 /** Resolves once an HTTP request to the port gets any response. */
+/**
+ * Resolves once nothing accepts connections on `port` any more. The launcher shell can exit
+ * before the server it started has closed its listening socket; until then the kernel still
+ * accepts connections and resets them when the server dies, so a test would see ECONNRESET
+ * where a dead backend answers ECONNREFUSED (and a restart could find its port taken).
+ */
+async function untilRefused(port: number, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(false);
+      });
+      s.once('error', () => resolve(true));
+    });
+    if (refused) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`port ${port} still accepts connections ${timeoutMs} ms after its server was killed`);
+}
+
 async function waitForHttp(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
@@ -149,6 +172,7 @@ async function launch(spec: Launch, opts: S3ServerOptions): Promise<S3ServerHand
     signalGroup(c.pid!, 'SIGCONT');
     signalGroup(c.pid!, 'SIGKILL');
     await exited;
+    await untilRefused(port);
   };
 
   await start();
