@@ -333,7 +333,9 @@ function pausedSuite(kind: string, start: () => Promise<S3ServerHandle>, skip: s
     let b: StorageBackend;
     const bucket = 's3gw-paused';
     const loc = { bucket, key: 'present' };
-    const data = randomBytes(8 * 1024 * 1024);
+    // More than the socket buffers between the server and the driver can hold (receive buffers
+    // grow to 32 MiB on some machines: with 8 MiB the whole body had arrived before the pause).
+    const data = randomBytes(48 * 1024 * 1024);
     before(async () => {
       srv = await start();
       // Set up with a patient driver (Ceph RGW creates its pools on the first bucket, which
